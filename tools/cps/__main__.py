@@ -1,0 +1,3 @@
+from cps.cli import main
+
+raise SystemExit(main())
