@@ -1,0 +1,3 @@
+from cps.conformance.cli import main
+
+raise SystemExit(main(["conformance", *__import__("sys").argv[1:]]))

@@ -1,0 +1,325 @@
+"""The ``cps conformance`` command group: ``run`` (test an endpoint) and ``list`` (the catalogue).
+
+Wired into the main CLI with :func:`add_parser` and :func:`run`; also runnable alone as
+``python -m cps.conformance``. Exit codes: 0 every claimed profile conforms, 1 otherwise (or the
+endpoint could not be used), 2 usage errors (bad arguments, invalid vector files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PROG = "cps conformance"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _split(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return out
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "conformance", help="run the conformance suite against an S3 endpoint, or list its tests",
+        description="The CPS conformance suite: tests that tell an S3 endpoint, requirement by requirement, whether it conforms.")
+    sub = p.add_subparsers(dest="conformance_command", metavar="{run,list}")
+    sub.required = True
+
+    r = sub.add_parser("run", help="run the suite against an endpoint",
+                       description="Run the suite against ENDPOINT. Credentials come from --access-key/--secret-key, "
+                                   "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or "
+                                   "--config FILE, in that order of precedence; they are never printed.")
+    r.add_argument("--endpoint", help="base URL of the server, e.g. http://127.0.0.1:9000")
+    r.add_argument("--access-key", help="access key ID (prefer the environment or --config)")
+    r.add_argument("--secret-key", help="secret access key (prefer the environment or --config)")
+    r.add_argument("--session-token", help="session token, if any")
+    r.add_argument("--config", type=Path, help="YAML file with endpoint, region, access_key_id, secret_access_key, "
+                                               "session_token, profiles, addressing, bucket")
+    r.add_argument("--region", help="SigV4 region (default: us-east-1)")
+    r.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE",
+                   help="claimed profile; repeat or comma-separate (default: core). Profiles they require are added.")
+    r.add_argument("--addressing", choices=("path", "virtual"), help="bucket addressing style (default: path)")
+    r.add_argument("--only", action="append", metavar="ID", help="run only these tests (test IDs, requirement IDs, shell patterns)")
+    r.add_argument("--skip", action="append", metavar="ID", help="skip these tests (test IDs, requirement IDs, shell patterns)")
+    r.add_argument("--jobs", "-j", type=int, default=4, help="tests run in parallel (default: 4)")
+    r.add_argument("--bucket", help="use this existing bucket instead of creating one (objects the run writes are removed)")
+    r.add_argument("--report", type=Path, metavar="DIR", help="write result.json, junit.xml and report.html into DIR")
+    r.add_argument("--vectors", type=Path, metavar="DIR", help="read vectors from DIR instead of conformance/vectors")
+    r.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each response (default: 30)")
+    r.add_argument("--target-name", help="implementation name recorded in the report (e.g. moto)")
+    r.add_argument("--target-version", help="implementation version recorded in the report")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
+    r.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+
+    ls = sub.add_parser("list", help="list the tests and the requirements they cite")
+    ls.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE", help="only tests of these profiles")
+    ls.add_argument("--format", choices=("text", "json"), default="text")
+    ls.add_argument("--coverage", action="store_true", help="print requirement coverage per profile")
+    ls.add_argument("--vectors", type=Path, metavar="DIR", help="read vectors from DIR instead of conformance/vectors")
+    for sp in (r, ls):
+        if not any(a.dest == "root" for a in sp._actions):
+            try:
+                sp.add_argument("--root", type=Path, default=argparse.SUPPRESS, help="repository root (default: found from the current directory)")
+            except argparse.ArgumentError:
+                pass
+    return p
+
+
+def find_root(start: Path | None = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "spec" / "cps.yaml").exists():
+            return d
+    return Path(__file__).resolve().parents[3]
+
+
+def _err(msg: str) -> None:
+    print(f"cps conformance: error: {msg}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cmd = getattr(args, "conformance_command", None)
+        if cmd == "run":
+            return _run(args)
+        if cmd == "list":
+            return _list(args)
+        _err("choose a subcommand: run or list")
+        return 2
+    except UsageError as exc:
+        _err(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 1
+
+
+def _load(args) -> tuple[Path, Any, list, list]:
+    from cps.conformance.catalog import load_tests
+    from cps.conformance.reqs import load_spec
+
+    root = Path(getattr(args, "root", None) or find_root())
+    vdir = getattr(args, "vectors", None)
+    if vdir is not None and not vdir.is_dir():
+        raise UsageError(f"--vectors {vdir}: not a directory")
+    tests, diags = load_tests(root, vdir.resolve() if vdir else None)
+    spec = load_spec(root)
+    return root, spec, tests, diags
+
+
+def _print_diags(diags, root: Path) -> None:
+    from cps.diagnostics import format_human
+
+    print(format_human(diags, root, color=False), file=sys.stderr)
+
+
+def _list(args) -> int:
+    from cps.conformance.catalog import check_traceability, coverage
+
+    root, spec, tests, diags = _load(args)
+    if diags:
+        _print_diags(diags, root)
+        return 2
+    want = set(_split(args.profiles))
+    shown = [t for t in tests if not want or t.profile in want]
+    cov = coverage(spec, tests)
+    if args.format == "json":
+        out: dict[str, Any] = {"tests": [t.to_json() for t in shown]}
+        if args.coverage:
+            out["coverage"] = cov
+        print(json.dumps(out, indent=2))
+        return 0
+    for t in shown:
+        print(f"{t.id:<44} {t.profile:<18} {' '.join(t.requirements)}")
+    print(f"{len(shown)} tests")
+    if args.coverage:
+        for p, d in cov["profiles"].items():
+            if not d["requirements"]:
+                print(f"  {p:<20} no server requirements verified by test")
+                continue
+            print(f"  {p:<20} {d['covered']}/{d['requirements']} requirements covered ({d['percent']}%), {d['tests']} tests")
+            if d["uncovered"]:
+                print(f"  {'':<20} untested: {' '.join(d['uncovered'])}")
+        t = cov["total"]
+        print(f"  {'total':<20} {t['covered']}/{t['requirements']} ({t['percent']}%)")
+        trace = [d for d in check_traceability(spec, tests) if d.code != "CNF003"]
+        if trace:
+            _print_diags(trace, root)
+    return 0
+
+
+def _read_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        from ruamel.yaml import YAML
+
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--config {path}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        raise UsageError(f"--config {path}: not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected a mapping of settings")
+    known = {"endpoint", "region", "access_key_id", "secret_access_key", "session_token", "profiles", "addressing", "bucket"}
+    unknown = set(data) - known
+    if unknown:
+        raise UsageError(f"--config {path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    return data
+
+
+def build_config(args, spec) -> "Any":
+    from urllib.parse import urlsplit
+
+    from cps.conformance import wire
+    from cps.conformance.reqs import profile_closure
+    from cps.conformance.runner import Config
+
+    cfg = _read_config(getattr(args, "config", None))
+    endpoint = args.endpoint or cfg.get("endpoint") or os.environ.get("CPS_ENDPOINT")
+    if not endpoint:
+        raise UsageError("--endpoint is required (or endpoint: in --config)")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint {endpoint!r}: expected a URL such as http://127.0.0.1:9000")
+    try:
+        parts.port
+    except ValueError:
+        raise UsageError(f"--endpoint {endpoint!r}: bad port") from None
+    ak = args.access_key or os.environ.get("AWS_ACCESS_KEY_ID") or cfg.get("access_key_id")
+    sk = args.secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY") or cfg.get("secret_access_key")
+    tok = args.session_token or os.environ.get("AWS_SESSION_TOKEN") or cfg.get("session_token")
+    if not ak or not sk:
+        raise UsageError("no credentials: give --access-key/--secret-key, set AWS_ACCESS_KEY_ID and "
+                         "AWS_SECRET_ACCESS_KEY, or put access_key_id/secret_access_key in --config")
+    region = args.region or cfg.get("region") or os.environ.get("AWS_REGION") or "us-east-1"
+    addressing = args.addressing or cfg.get("addressing") or "path"
+    if addressing not in ("path", "virtual"):
+        raise UsageError(f"addressing {addressing!r}: expected path or virtual")
+    claimed = _split(args.profiles) or _split(cfg.get("profiles") if isinstance(cfg.get("profiles"), list) else
+                                              ([cfg["profiles"]] if cfg.get("profiles") else [])) or ["core"]
+    known = list(spec.profiles) if isinstance(spec.profiles, dict) else []
+    bad = [p for p in claimed if known and p not in known]
+    if bad:
+        raise UsageError(f"unknown profile(s) {', '.join(bad)} (known: {', '.join(known)})")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    bucket = args.bucket or cfg.get("bucket")
+    return Config(
+        endpoint=wire.Endpoint(endpoint.rstrip("/"), region, addressing, args.timeout),
+        credentials=wire.Credentials(str(ak), str(sk), str(tok) if tok else None),
+        profiles=profile_closure(spec, claimed),
+        only=_split(args.only), skip=_split(args.skip), jobs=args.jobs, bucket=bucket,
+    )
+
+
+class Progress:
+    """A one-line progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.counts = {"pass": 0, "fail": 0, "blocked": 0, "error": 0, "skipped": 0}
+        self.t0 = time.monotonic()
+
+    def __call__(self, result, done: int, total: int) -> None:
+        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        if not self.enabled:
+            return
+        width = 28
+        filled = int(width * done / max(total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        c = self.counts
+        line = (f"\r[{bar}] {done}/{total} pass {c['pass']} fail {c['fail']} blocked {c['blocked']} "
+                f"error {c['error']} {time.monotonic() - self.t0:5.1f}s {result.test.id[:30]:<30}")
+        sys.stderr.write(line)
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 120 + "\r")
+            sys.stderr.flush()
+
+
+def _run(args) -> int:
+    from cps.conformance import report
+    from cps.conformance.runner import Run, exit_code
+
+    root, spec, tests, diags = _load(args)
+    if diags:
+        _print_diags(diags, root)
+        _err("the conformance vectors are invalid (see above)")
+        return 2
+    config = build_config(args, spec)
+    config.progress = (not args.no_progress) and sys.stderr.isatty()
+    the_run = Run(config, tests, spec)
+    progress = Progress(config.progress)
+    interrupted = False
+    try:
+        try:
+            the_run.execute(progress)
+        except KeyboardInterrupt:
+            interrupted = True
+            progress.finish()
+            print("interrupted: removing what the run created…", file=sys.stderr)
+    finally:
+        progress.finish()
+        try:
+            left = the_run.cleanup()
+        except KeyboardInterrupt:
+            left = [f"cleanup interrupted: bucket {the_run.bucket} and objects under {the_run.prefix} may remain"]
+        for msg in left:
+            print(f"warning: {msg}", file=sys.stderr)
+    target = {"endpoint": config.endpoint.url}
+    if args.target_name:
+        target["implementation"] = args.target_name
+    if args.target_version:
+        target["version"] = args.target_version
+    result = report.build_result(the_run, spec, target)
+    if args.report:
+        try:
+            report.write_reports(result, args.report, [config.credentials.secret_key, config.credentials.token or ""], spec)
+        except OSError as exc:
+            _err(f"cannot write the report into {args.report}: {exc.strerror or exc}")
+            return 2
+    _summary(result, the_run, args.quiet)
+    if the_run.setup_error:
+        _err(the_run.setup_error)
+        return 1
+    if interrupted:
+        return 1
+    return exit_code(result["profile_verdicts"], bool(config.only or config.skip))
+
+
+def _summary(result: dict, the_run, quiet: bool) -> None:
+    out = sys.stdout
+    if not quiet:
+        for t in result["tests"]:
+            if t["outcome"] in ("fail", "blocked", "error"):
+                print(f"{t['outcome'].upper():<8} {t['id']} [{', '.join(t['requirements'])}]: {t['message']}", file=out)
+    s = result["summary"]
+    print(f"{s['tests']} tests: {s['pass']} pass, {s['fail']} fail, {s['blocked']} blocked, "
+          f"{s['error']} error, {s['skipped']} skipped", file=out)
+    for p, v in result["profile_verdicts"].items():
+        c = v["counts"]
+        print(f"  profile {p:<20} {v['verdict']:<17} ({c['pass']}/{v['tests']} pass)", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cps")
+    parser.add_argument("--root", type=Path, help="repository root")
+    sub = parser.add_subparsers(dest="command")
+    sub.required = True
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return run(args)
