@@ -266,11 +266,16 @@ def profiles_defined(spec: Spec) -> Iterator[Diagnostic]:
         if op.profile is None:
             yield PRF_UNKNOWN.at(op.location, f"operation {op.id} has no x-cps-profile")
         elif spec.profiles and op.profile not in spec.profiles:
-            yield PRF_UNKNOWN.at(op.location, f"operation {op.id} has x-cps-profile {op.profile!r}, which is not defined")
+            yield PRF_UNKNOWN.at(_op_loc(spec, op, "x-cps-profile"), f"operation {op.id} has x-cps-profile {op.profile!r}, which is not defined")
     for d in spec.documents:
         prof = d.meta.get("profile")
         if prof is not None and spec.profiles and prof not in spec.profiles:
             yield PRF_UNKNOWN.at(Location(d.rel, 1, 1), f"front matter profile {prof!r} is not defined")
+
+
+def _op_loc(spec: Spec, op, *path) -> Location:
+    method = op.method.lower()
+    return spec.yaml_files[spec.openapi_rel].loc("paths", op.path, method, *path)
 
 
 # ----------------------------------------------------------------------------- references

@@ -21,7 +21,7 @@ FRONT_MATTER = rule("MD001", "front-matter", "An RFC file has missing or invalid
 REQ_ATTRS = rule("REQ006", "requirement-attributes", "A requirement's attribute block is malformed.")
 
 KEYWORD_RE = re.compile(
-    r"(?<![\w-])(" + "|".join(w.replace(" ", r"[ \t]+\n?[ \t]*") for w in RFC2119) + r")(?![\w-])"
+    r"(?<![\w-])(" + "|".join(w.replace(" ", r"(?:[ \t]+|[ \t]*\n[ \t]*)") for w in RFC2119) + r")(?![\w-])"
 )
 # A requirement marker at the start of a paragraph: [CPS-...] not followed by ( or [ (a link).
 MARKER_RE = re.compile(r"^\[(?P<id>[A-Za-z]+-[^\]\s]*)\](?![(\[])(?:\{(?P<attrs>[^}]*)\})?[ \t]*")
