@@ -89,6 +89,7 @@ def _best_errors(validator, data) -> list:
 
 
 def _check_matchers(expect: Any, where: list, diags: list, yf) -> None:
+    """Static check of the matchers in an ``expect`` mapping found at path ``where``."""
     from cps.conformance.matcher import OPERATORS
 
     def walk(m, path):
@@ -110,11 +111,12 @@ def _check_matchers(expect: Any, where: list, diags: list, yf) -> None:
         return
     for section in ("headers", "xml"):
         for k, m in (expect.get(section) or {}).items():
-            walk(m, where + ["expect", section, k])
-    if isinstance(expect.get("status"), dict):
-        walk(expect["status"], where + ["expect", "status"])
-    if isinstance(expect.get("error"), dict):
-        walk(expect["error"], where + ["expect", "error"])
+            walk(m, where + [section, k])
+    for k in ("status", "error"):
+        if isinstance(expect.get(k), dict):
+            walk(expect[k], where + [k])
+    for i, alt in enumerate(expect.get("any_of") or []):
+        _check_matchers(alt, where + ["any_of", i], diags, yf)
 
 
 def load_vector_file(root: Path, rel: str) -> tuple[list[TestCase], list[Diagnostic]]:
@@ -138,7 +140,7 @@ def load_vector_file(root: Path, rel: str) -> tuple[list[TestCase], list[Diagnos
         for section in ("setup", "steps"):
             for j, step in enumerate(t.get(section) or []):
                 if isinstance(step, dict):
-                    _check_matchers(step.get("expect"), ["tests", i, section, j], diags, yf)
+                    _check_matchers(step.get("expect"), ["tests", i, section, j, "expect"], diags, yf)
         if i in bad_tests or not isinstance(t.get("id"), str):
             continue
         tests.append(TestCase(
@@ -282,3 +284,12 @@ def coverage(spec, tests: list[TestCase]) -> dict[str, Any]:
                   "must": sum(d["must"] for d in per.values()),
                   "must_covered": sum(d["must_covered"] for d in per.values())},
     }
+
+
+def conformance_check(spec) -> list[Diagnostic]:
+    """The check ``cps check`` runs: vector files valid, tests traced to requirements and back."""
+    tests, diags = load_tests(Path(spec.root))
+    return diags + check_traceability(spec, tests)
+
+
+CHECKS = [conformance_check]

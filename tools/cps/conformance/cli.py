@@ -33,6 +33,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "conformance", help="run the conformance suite against an S3 endpoint, or list its tests",
         description="The CPS conformance suite: tests that tell an S3 endpoint, requirement by requirement, whether it conforms.")
+    p.set_defaults(func=run)
     sub = p.add_subparsers(dest="conformance_command", metavar="{run,list}")
     sub.required = True
 

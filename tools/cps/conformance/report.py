@@ -71,6 +71,7 @@ def build_result(run, spec, target: dict[str, Any] | None = None) -> dict[str, A
                 "profile": r.test.profile,
                 "requirements": r.test.requirements,
                 "kind": r.test.kind,
+                "level": r.level,
                 "outcome": r.outcome,
                 "message": r.message,
                 "duration_s": round(r.duration, 4),
@@ -204,11 +205,14 @@ def render_html(result: dict[str, Any], spec=None) -> str:
         rows.append(("--skip", " ".join(cfg["skip"])))
     parts.append('<table class="meta">' + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>")
 
-    parts.append("<h2>Verdict per profile</h2><table><tr><th>Profile</th><th>Verdict</th><th>Tests</th>"
-                 + "".join(f"<th>{o}</th>" for o in OUTCOMES) + "</tr>")
+    parts.append("<h2>Verdict per profile</h2><p>The verdict counts the tests of absolute requirements "
+                 "(MUST, MUST NOT); failed tests of SHOULD and MAY requirements are listed as deviations.</p>"
+                 "<table><tr><th>Profile</th><th>Verdict</th><th>Tests (MUST)</th>"
+                 + "".join(f"<th>{o}</th>" for o in OUTCOMES) + "<th>SHOULD/MAY deviations</th></tr>")
     for p, v in result["profile_verdicts"].items():
+        dev = ", ".join(f'<a href="#t-{_e(t)}">{_e(t)}</a>' for t in v.get("deviations") or []) or "none"
         parts.append(f'<tr><td>{_e(p)}</td><td class="{_e(v["verdict"])}">{_e(v["verdict"])}</td><td>{v["tests"]}</td>'
-                     + "".join(f"<td>{v['counts'][o]}</td>" for o in OUTCOMES) + "</tr>")
+                     + "".join(f"<td>{v['counts'][o]}</td>" for o in OUTCOMES) + f"<td>{dev}</td></tr>")
     parts.append("</table>")
 
     tests_by_id = {t["id"]: t for t in result["tests"]}
@@ -229,8 +233,9 @@ def render_html(result: dict[str, Any], spec=None) -> str:
         reqs = ", ".join(
             (f'<a href="{_e(result["requirements"].get(r, {}).get("url"))}"><code>{_e(r)}</code></a>'
              if result["requirements"].get(r, {}).get("url") else f"<code>{_e(r)}</code>") for r in t["requirements"])
+        lvl = "" if t.get("level", "must") == "must" else f' <span class="badge">{_e(t["level"].upper())} only</span>'
         parts.append(f'<h3 id="t-{_e(t["id"])}"><span class="{_e(t["outcome"])}">{_e(t["outcome"])}</span> '
-                     f'<code>{_e(t["id"])}</code>: {_e(t["title"])}</h3>')
+                     f'<code>{_e(t["id"])}</code>: {_e(t["title"])}{lvl}</h3>')
         parts.append(f"<p>Requirements: {reqs}. Profile: {_e(t['profile'])}. Source: <code>{_e(t['source']['file'])}:{t['source']['line']}</code></p>")
         parts.append(f"<p><strong>What happened:</strong> {_e(t['message'])}</p>")
         for i, ex in enumerate(t.get("exchanges") or []):

@@ -118,8 +118,29 @@ class TestResult:
     message: str = ""
     duration: float = 0.0
     exchanges: list[dict[str, Any]] = field(default_factory=list)
+    level: str = "must"  # must | should | may: the strongest keyword among the cited requirements
 
     __test__ = False
+
+
+MUST_WORDS = {"MUST", "MUST NOT", "REQUIRED", "SHALL", "SHALL NOT"}
+SHOULD_WORDS = {"SHOULD", "SHOULD NOT", "RECOMMENDED", "NOT RECOMMENDED"}
+
+
+def test_level(test: TestCase, spec) -> str:
+    """must when any cited requirement is absolute (or unknown); should; may."""
+    if spec is None:
+        return "must"
+    words = set()
+    for rid in test.requirements:
+        r = next((x for x in spec.requirements if x.id == rid), None)
+        kw = getattr(r, "keyword", None) if r is not None else None
+        words.add(kw or "MUST")
+    if words & MUST_WORDS:
+        return "must"
+    if words & SHOULD_WORDS:
+        return "should"
+    return "may"
 
 
 # ---------------------------------------------------------------- templating
@@ -329,7 +350,19 @@ class Run:
             params.append(("uploadId", step["upload_id"]))
         if "part_number" in step:
             params.append(("partNumber", str(step["part_number"])))
+        if "raw_query" in step:
+            from urllib.parse import unquote as _unq
+            for pair in str(step["raw_query"]).split("&"):
+                if pair:
+                    k, eq, v = pair.partition("=")
+                    params.append((_unq(k), _unq(v) if eq else None))
         req = wire.Request(method, path, params)
+        if "raw_path" in step:
+            req.raw_path = step["raw_path"]
+        if step.get("omit_headers"):
+            req.omit = tuple(step["omit_headers"])
+        if step.get("transfer_encoding") == "chunked":
+            req.chunked = True
         for k, v in (step.get("headers") or {}).items():
             req.headers.append((k, str(v)))
         if "copy_source" in step:
@@ -481,6 +514,19 @@ class Run:
 
     def check(self, expect: dict[str, Any] | None, resp: wire.Response, env: dict) -> list[str]:
         expect = substitute(expect or {"status": {"ge": 200, "lt": 300}}, env)
+        if "any_of" in expect:
+            alternatives = expect["any_of"]
+            base = {k: v for k, v in expect.items() if k != "any_of"}
+            failures = self.check(base, resp, env) if base else []
+            if failures:
+                return failures
+            reasons = []
+            for i, alt in enumerate(alternatives):
+                f = self.check(alt, resp, env)
+                if not f:
+                    return []
+                reasons.append(f"alternative {i + 1}: " + "; ".join(f))
+            return ["none of the allowed answers: " + " | ".join(reasons)]
         failures: list[str] = []
         st = expect.get("status")
         if st is not None:
@@ -638,7 +684,10 @@ class Run:
                     self.empty_and_delete(ctx.env["bucket"])
                 except Exception:
                     pass
-        return TestResult(t, outcome, message, time.monotonic() - t0, ctx.exchanges)
+        return TestResult(t, outcome, message, time.monotonic() - t0, ctx.exchanges, self.level(t))
+
+    def level(self, t: TestCase) -> str:
+        return test_level(t, self.spec)
 
     # ------------------------------------------------------------ whole run
 
@@ -660,7 +709,7 @@ class Run:
         self.started = _dt.datetime.now(_dt.timezone.utc)
         for t in self.tests:
             if t.id in skipped:
-                self.results[t.id] = TestResult(t, "skipped", skipped[t.id])
+                self.results[t.id] = TestResult(t, "skipped", skipped[t.id], level=self.level(t))
         total = len(selected)
         try:
             if selected:
@@ -669,7 +718,7 @@ class Run:
                 except (wire.WireError, RuntimeError) as exc:
                     self.setup_error = str(exc)
                     for t in selected:
-                        self.results[t.id] = TestResult(t, "error", f"run setup failed: {exc}")
+                        self.results[t.id] = TestResult(t, "error", f"run setup failed: {exc}", level=self.level(t))
                     return
                 pool = ThreadPoolExecutor(max_workers=max(1, self.config.jobs), thread_name_prefix="cps-test")
                 try:
@@ -698,7 +747,7 @@ class Run:
         finally:
             for t in selected:
                 if t.id not in self.results:
-                    self.results[t.id] = TestResult(t, "skipped", "run interrupted")
+                    self.results[t.id] = TestResult(t, "skipped", "run interrupted", level=self.level(t))
             self.finished = _dt.datetime.now(_dt.timezone.utc)
 
     # ------------------------------------------------------------ cleanup
@@ -873,11 +922,17 @@ def requirement_verdicts(results: list[TestResult], spec) -> dict[str, dict[str,
 
 
 def profile_verdicts(results: list[TestResult], claimed: list[str], filtered: bool) -> dict[str, dict[str, Any]]:
-    """conforms | does-not-conform | inconclusive (error/blocked, no failure) | incomplete (tests skipped)."""
+    """conforms | does-not-conform | inconclusive (error/blocked, no failure) | incomplete (tests skipped).
+
+    Only tests of absolute requirements (MUST, MUST NOT, REQUIRED...) decide the verdict; failed
+    tests of SHOULD or MAY requirements are counted as ``deviations`` (a claim lists them).
+    """
     out = {}
     for p in claimed:
-        rs = [r for r in results if r.test.profile == p]
+        every = [r for r in results if r.test.profile == p]
+        rs = [r for r in every if r.level == "must"]
         counts = {o: sum(1 for r in rs if r.outcome == o) for o in OUTCOMES}
+        deviations = sorted(r.test.id for r in every if r.level != "must" and r.outcome == "fail")
         if counts["fail"]:
             v = "does-not-conform"
         elif counts["error"] or counts["blocked"]:
@@ -886,7 +941,8 @@ def profile_verdicts(results: list[TestResult], claimed: list[str], filtered: bo
             v = "incomplete"
         else:
             v = "conforms"
-        out[p] = {"verdict": v, "counts": counts, "tests": len(rs)}
+        out[p] = {"verdict": v, "counts": counts, "tests": len(rs), "deviations": deviations,
+                  "advisory_tests": len(every) - len(rs)}
     return out
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -95,9 +95,11 @@ def canonical_headers(headers: list[tuple[str, str]], names: list[str]) -> tuple
     return text, ";".join(signed)
 
 
-def canonical_request(method: str, path: str, params, headers, signed_names, payload_hash: str) -> str:
+def canonical_request(method: str, path: str, params, headers, signed_names, payload_hash: str,
+                      raw_path: str | None = None) -> str:
     ch, sh = canonical_headers(headers, signed_names)
-    return "\n".join([method.upper(), encode_path(path), canonical_query(params), ch, sh, payload_hash])
+    uri = encode_path(unquote(raw_path)) if raw_path is not None else encode_path(path)
+    return "\n".join([method.upper(), uri, canonical_query(params), ch, sh, payload_hash])
 
 
 def string_to_sign(timestamp: str, scope: str, creq: str) -> str:
@@ -115,6 +117,9 @@ class Request:
     body: bytes | Callable[[], Iterable[bytes]] | None = None  # bytes, or a factory of chunks
     body_length: int | None = None
     body_preview: bytes = b""
+    raw_path: str | None = None  # sent and signed exactly as given (already percent-encoded)
+    omit: tuple[str, ...] = ()  # header fields not to send although signed or implied (e.g. "Host")
+    chunked: bool = False  # send the body with Transfer-Encoding: chunked (no Content-Length)
 
     def header(self, name: str) -> str | None:
         for k, v in self.headers:
@@ -129,9 +134,15 @@ class Request:
     def del_header(self, name: str) -> None:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
 
+    def canonical_uri(self) -> str:
+        """S3 rule: percent-decode the path as sent, then encode each byte once ('/' kept)."""
+        if self.raw_path is not None:
+            return encode_path(unquote(self.raw_path))
+        return encode_path(self.path)
+
     def target(self) -> str:
         q = wire_query(self.params)
-        return encode_path(self.path) + (("?" + q) if q else "")
+        return (self.raw_path if self.raw_path is not None else encode_path(self.path)) + (("?" + q) if q else "")
 
 
 @dataclass
@@ -214,7 +225,7 @@ def sign_header(req: Request, creds: Credentials, region: str, payload_hash: str
     names = {n for n in names if req.header(n) is not None}
     date = timestamp[:8]
     scope = f"{date}/{region}/s3/aws4_request"
-    creq = canonical_request(req.method, req.path, req.params, req.headers, sorted(names), payload_hash)
+    creq = canonical_request(req.method, req.path, req.params, req.headers, sorted(names), payload_hash, req.raw_path)
     sts = string_to_sign(timestamp, scope, creq)
     sig = hmac.new(signing_key(creds.secret_key, date, region), sts.encode(), hashlib.sha256).hexdigest()
     req.set_header(
@@ -240,7 +251,7 @@ def presign(req: Request, creds: Credentials, region: str, expires: int = 900,
     ]
     if creds.token:
         params.append(("X-Amz-Security-Token", creds.token))
-    creq = canonical_request(req.method, req.path, params, req.headers, ["host"], UNSIGNED_PAYLOAD)
+    creq = canonical_request(req.method, req.path, params, req.headers, ["host"], UNSIGNED_PAYLOAD, req.raw_path)
     sts = string_to_sign(timestamp, scope, creq)
     sig = hmac.new(signing_key(creds.secret_key, date, region), sts.encode(), hashlib.sha256).hexdigest()
     params.append(("X-Amz-Signature", sig))
@@ -306,18 +317,31 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
         t0 = time.monotonic()
         try:
             conn.putrequest(req.method, req.target(), skip_host=True, skip_accept_encoding=True)
-            conn.putheader("Host", host)
+            omit = {o.lower() for o in req.omit}
+            if "host" not in omit:
+                conn.putheader("Host", host)
             for k, v in req.headers:
-                if k.lower() == "host":
+                if k.lower() == "host" or k.lower() in omit:
                     continue
                 conn.putheader(k, v)
-            if req.body is not None and req.header("Content-Length") is None and req.header("Transfer-Encoding") is None:
+            if req.chunked:
+                if "transfer-encoding" not in omit:
+                    conn.putheader("Transfer-Encoding", "chunked")
+            elif "content-length" in omit:
+                pass
+            elif req.body is not None and req.header("Content-Length") is None and req.header("Transfer-Encoding") is None:
                 conn.putheader("Content-Length", str(req.body_length or 0))
             elif req.body is None and req.method in ("PUT", "POST") and req.header("Content-Length") is None:
                 conn.putheader("Content-Length", "0")
             conn.endheaders()
             for chunk in _iter_body(req.body):
-                conn.send(chunk)
+                if req.chunked:
+                    if chunk:
+                        conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                else:
+                    conn.send(chunk)
+            if req.chunked:
+                conn.send(b"0\r\n\r\n")
             resp = conn.getresponse()
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
             conn.close()
