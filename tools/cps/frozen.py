@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Frozen releases: ``releases/<version>/`` never changes once ``cps release`` wrote it.
+
+Each release directory carries ``MANIFEST.sha256`` (``sha256sum`` format: the digest of every
+other file of the release). ``cps check`` verifies every release against its manifest
+(REL001) and makes sure no requirement ID of a release silently disappears from the draft
+(REL002): a requirement that is dropped must be listed in ``retired_ids`` of ``spec/cps.yaml``.
+
+Verify a release by hand with ``cd releases/1.0.0 && sha256sum -c MANIFEST.sha256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterator
+
+from cps.diagnostics import Diagnostic, Location, rule
+from cps.model import Spec
+from cps.versions import RELEASES_DIR, parse
+
+MANIFEST = "MANIFEST.sha256"
+
+RELEASE_MODIFIED = rule(
+    "REL001",
+    "release-modified",
+    "A file of a frozen release (releases/<version>/) was changed, added or removed after the release.",
+)
+RELEASED_ID_DROPPED = rule(
+    "REL002",
+    "released-id-dropped",
+    "A requirement ID of a release is missing from the draft and not listed in retired_ids.",
+)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def release_files(directory: Path) -> list[str]:
+    """Every file of a release directory except the manifest, as sorted POSIX paths."""
+    out = []
+    for p in directory.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            rel = p.relative_to(directory).as_posix()
+            if rel != MANIFEST and "__pycache__" not in rel.split("/"):
+                out.append(rel)
+    return sorted(out)
+
+
+def manifest_text(directory: Path) -> str:
+    return "".join(f"{_sha256(directory / rel)}  {rel}\n" for rel in release_files(directory))
+
+
+def write_manifest(directory: Path) -> Path:
+    path = directory / MANIFEST
+    path.write_text(manifest_text(directory), encoding="utf-8", newline="\n")
+    return path
+
+
+def read_manifest(path: Path) -> tuple[dict[str, tuple[str, int]], list[int]]:
+    """{relative path: (digest, line)} and the numbers of malformed lines."""
+    entries: dict[str, tuple[str, int]] = {}
+    bad: list[int] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, sep, rel = line.partition("  ")
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest) or not rel:
+            bad.append(n)
+            continue
+        entries[rel.lstrip("*")] = (digest, n)
+    return entries, bad
+
+
+def verify(directory: Path) -> tuple[list[str], list[str], list[str]]:
+    """(changed, added, removed) files of a release directory against its manifest."""
+    entries, _ = read_manifest(directory / MANIFEST)
+    present = set(release_files(directory))
+    changed = [rel for rel in sorted(present & set(entries)) if _sha256(directory / rel) != entries[rel][0]]
+    added = sorted(present - set(entries))
+    removed = sorted(set(entries) - present)
+    return changed, added, removed
+
+
+def release_dirs(root: Path) -> list[Path]:
+    base = root / RELEASES_DIR
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if p.is_dir())
+
+
+def check_frozen(spec: Spec) -> Iterator[Diagnostic]:
+    root = spec.root
+    hint = "a released version is never edited: revert the change, and publish errata in a patch release"
+    for d in release_dirs(root):
+        base = d.relative_to(root).as_posix()
+        if parse(d.name) is None:
+            yield RELEASE_MODIFIED.at(
+                Location(f"{base}/{MANIFEST}", 1, 1),
+                f"{base}/ is not a release: {d.name!r} is not a semantic version",
+                hint="only `cps release X.Y.Z` writes under releases/",
+            )
+            continue
+        manifest = d / MANIFEST
+        if not manifest.is_file():
+            yield RELEASE_MODIFIED.at(
+                Location(f"{base}/{MANIFEST}", 1, 1),
+                f"release {d.name} has no {MANIFEST}; its files cannot be verified",
+                hint="restore the manifest written by `cps release` (git checkout)",
+            )
+            continue
+        entries, bad = read_manifest(manifest)
+        for n in bad:
+            yield RELEASE_MODIFIED.at(Location(f"{base}/{MANIFEST}", n, 1), f"malformed line in the manifest of release {d.name}", hint=hint)
+        changed, added, removed = verify(d)
+        for rel in changed:
+            yield RELEASE_MODIFIED.at(
+                Location(f"{base}/{rel}", 1, 1),
+                f"{base}/{rel} was modified after release {d.name} was frozen (its SHA-256 differs from {MANIFEST})",
+                hint=hint,
+            )
+        for rel in added:
+            yield RELEASE_MODIFIED.at(
+                Location(f"{base}/{rel}", 1, 1),
+                f"{base}/{rel} was added to release {d.name} after it was frozen (not in {MANIFEST})",
+                hint=hint,
+            )
+        for rel in removed:
+            yield RELEASE_MODIFIED.at(
+                Location(f"{base}/{MANIFEST}", entries[rel][1], 1),
+                f"{base}/{rel} was removed from release {d.name} after it was frozen",
+                hint=hint,
+            )
+    yield from check_ids_kept(spec)
+
+
+def released_requirement_ids(directory: Path) -> dict[str, Location]:
+    """Requirement IDs stated in a release, with where (relative to the release directory)."""
+    from cps.markdown import parse_document
+
+    found: dict[str, Location] = {}
+    for path in sorted((directory / "spec").glob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "[CPS-" not in text:
+            continue
+        doc, _ = parse_document(path.relative_to(directory).as_posix(), text, path.stem)
+        for r in doc.requirements:
+            found.setdefault(r.id, r.location)
+    return found
+
+
+def check_ids_kept(spec: Spec) -> Iterator[Diagnostic]:
+    draft_ids = {r.id for r in spec.requirements}
+    yf = spec.yaml_files.get("spec/cps.yaml")
+    where = yf.loc("retired_ids") if yf is not None else Location("spec/cps.yaml", 1, 1)
+    reported: set[str] = set()
+    for d in release_dirs(spec.root):
+        if parse(d.name) is None or not (d / "spec").is_dir():
+            continue
+        base = d.relative_to(spec.root).as_posix()
+        for rid, loc in released_requirement_ids(d).items():
+            if rid in draft_ids or rid in spec.retired_ids or rid in reported:
+                continue
+            reported.add(rid)
+            yield RELEASED_ID_DROPPED.at(
+                where,
+                f"{rid} is a requirement of release {d.name} ({base}/{loc.path}:{loc.line}) but is missing from the "
+                f"draft and not listed in retired_ids",
+                hint=f"restore {rid}, or add `{rid}: <reason>` under retired_ids (IDs are never reused or silently dropped)",
+            )
+
+
+CHECKS = [check_frozen]
