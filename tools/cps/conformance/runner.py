@@ -145,13 +145,21 @@ def test_level(test: TestCase, spec) -> str:
 
 # ---------------------------------------------------------------- templating
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|(?:md5|md5b64|sha256|crc32|repeat):[^:}]*:\d+)\}")
 
 
 def substitute(value: Any, env: dict[str, Any]) -> Any:
+    """Replace ``${name}`` by a variable, ``${md5:SEED:SIZE}`` (also ``md5b64``, ``sha256``,
+    ``crc32``) by the digest of generated data, and ``${repeat:TEXT:N}`` by TEXT N times."""
     if isinstance(value, str):
         def rep(m):
             name = m.group(1)
+            if ":" in name:
+                fn, seed, size = name.split(":")
+                if fn == "repeat":
+                    return seed * int(size)
+                d = _cached_digest(seed, int(size))
+                return {"md5": d["md5"], "md5b64": _b64md5(d["md5"]), "sha256": d["sha256"], "crc32": d["crc32"]}[fn]
             if name not in env:
                 raise VectorError(f"unknown variable ${{{name}}}")
             return str(env[name])
@@ -581,6 +589,21 @@ class Run:
                 return [f"body: expected {describe(exp)}, got {describe(resp.body[:200].decode('utf-8', 'replace'))} ({resp.length} bytes)"]
             return []
         out = []
+        if "concat" in exp:
+            h, total = hashlib.sha256(), 0
+            for piece in exp["concat"]:
+                seed, size = str(piece.get("seed", "cps")), int(piece["generate"])
+                a, b = piece.get("range", [0, size - 1])
+                pos = 0
+                for blk in datagen.blocks(seed, size):
+                    lo, hi = max(a, pos), min(b + 1, pos + len(blk))
+                    if lo < hi:
+                        h.update(blk[lo - pos:hi - pos])
+                        total += hi - lo
+                    pos += len(blk)
+            if resp.length != total or resp.sha256 != h.hexdigest():
+                out.append(f"body: not the expected concatenation of {len(exp['concat'])} generated pieces "
+                           f"({resp.length} bytes, expected {total})")
         if "generate" in exp:
             seed, size = str(exp.get("seed", "cps")), int(exp["generate"])
             if "range" in exp:
@@ -648,7 +671,11 @@ class Run:
             raise Failed(msg)
         return resp
 
+    before_test: Callable[[TestCase], None] | None = None  # a harness hook (e.g. wait for a restarted server)
+
     def run_test(self, t: TestCase) -> TestResult:
+        if self.before_test is not None:
+            self.before_test(t)
         ctx = TestContext(self, t)
         t0 = time.monotonic()
         outcome, message = "pass", ""

@@ -314,6 +314,7 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
         conn = _connection(endpoint)
         if fresh_connection:
             conn.close()
+        reused = conn.sock is not None
         t0 = time.monotonic()
         try:
             conn.putrequest(req.method, req.target(), skip_host=True, skip_accept_encoding=True)
@@ -345,12 +346,11 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
             resp = conn.getresponse()
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
             conn.close()
-            if attempt == 0 and not fresh_connection:
-                # stale keep-alive connection; open a new one and send again
-                fresh_connection = False
-                _pool.conns.pop((endpoint.scheme, endpoint.host, endpoint.port), None)
+            _pool.conns.pop((endpoint.scheme, endpoint.host, endpoint.port), None)
+            if attempt == 0 and reused:
+                # a kept-alive connection the server had closed meanwhile; open a new one
                 continue
-            raise WireError(f"{type(exc).__name__}: {exc}") from None
+            raise WireError(f"the server closed the connection without answering ({type(exc).__name__})") from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             _pool.conns.pop((endpoint.scheme, endpoint.host, endpoint.port), None)
