@@ -344,7 +344,7 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
         work / "site",
         work / "mkdocs.json",
         extra={"hooks": [str(hook)], "watch": [str(root / "spec"), str(root / "schemas"), str(root / "CHANGELOG.md")],
-               "dev_addr": f"{host}:{port}"},
+               "dev_addr": f"{host}:{port}", "site_url": f"http://{host}:{port}/"},
     )
     print(f"Serving the CPS site on http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
     try:
