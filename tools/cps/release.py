@@ -173,41 +173,36 @@ def stamp_tree(release_dir: Path, version: str, status: str, date: str, site_url
 
 
 # ----------------------------------------------------------------------------- bump
-def required_bump(root: Path, old: str) -> tuple[str | None, str]:
-    """(bump the changes from release ``old`` to the draft need, explanation); (None, why) without a differ."""
+def diff_changes(root: Path, old: str):
+    """Changes from release ``old`` to the draft, or None when the differ is not installed."""
     try:
         from cps import differ
     except ModuleNotFoundError as exc:
         if exc.name != "cps.differ":
             raise
+        return None
+    from cps.loader import load
+
+    return differ.diff_specs(load(root / RELEASES_DIR / old), load(root))
+
+
+def required_bump(root: Path, old: str) -> tuple[str | None, str]:
+    """(bump the changes from release ``old`` to the draft need, summary); (None, why) without a differ."""
+    changes = diff_changes(root, old)
+    if changes is None:
         return None, "the differ (cps.differ) is not installed, so the required bump was not computed"
-    fn = getattr(differ, "required_bump", None)
-    if fn is None:
-        return None, "cps.differ offers no required_bump(), so the required bump was not computed"
-    result = fn(root, old, DRAFT)
-    # Accept either a bare bump name or (bump, changes)/an object with .bump
-    summary = ""
-    if isinstance(result, tuple):
-        result, *more = result
-        summary = _summarise(more[0]) if more else ""
-    elif hasattr(result, "bump"):
-        summary = _summarise(getattr(result, "changes", None))
-        result = result.bump
-    bump = str(getattr(result, "value", result) or "none").lower()
+    from cps import differ
+
+    bump = differ.required_bump(changes)
     if bump not in BUMPS:
         return None, f"the differ answered {bump!r}, which is not one of {', '.join(BUMPS)}"
-    return bump, summary
+    return bump, _summarise(sorted(changes, key=lambda c: c.sort_key()))
 
 
 def _summarise(changes) -> str:
-    if not changes:
-        return ""
-    lines = []
-    for c in list(changes)[:20]:
-        lines.append(f"  - {getattr(c, 'summary', None) or getattr(c, 'message', None) or c}")
-    more = len(list(changes)) - 20
-    if more > 0:
-        lines.append(f"  - ... and {more} more")
+    lines = [f"  - {c.severity}: {c.message} [{c.rule}]" for c in changes[:20]]
+    if len(changes) > 20:
+        lines.append(f"  - ... and {len(changes) - 20} more")
     return "\n".join(lines)
 
 
@@ -233,6 +228,7 @@ def check_bump(root: Path, new: Version, earlier: list[str], out) -> None:
             raise Refused(
                 f"the changes since {base} need a {need} version bump, but {base} -> {new} is "
                 f"{'no' if have == 'none' else 'a ' + have} bump; release {suggestion} instead"
+                + (f" (or {Version(*base.core)}, the final version of pre-release {base})" if base.is_prerelease else "")
                 + (f"\n{note}" if note else "")
                 + f"\n(see `cps diff {base} draft`)"
             )
