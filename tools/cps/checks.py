@@ -62,19 +62,48 @@ def openapi_valid(spec: Spec) -> Iterator[Diagnostic]:
     doc = bundle(spec, with_requirements=False)
     seen = set()
     try:
-        errors = list(OpenAPIV31SpecValidator(doc).iter_errors())
+        errors = _openapi_errors(spec, doc)
     except Exception as exc:  # the validator can fail on deeply broken documents
         yield OAS_INVALID.at(Location(spec.openapi_rel, 1, 1), f"OpenAPI validation could not run: {exc}")
         return
-    for err in errors:
-        path = list(getattr(err, "path", []) or [])
-        msg = getattr(err, "message", None) or str(err)
+    for path, msg in errors:
         key = (tuple(path), msg)
         if key in seen:
             continue
         seen.add(key)
         where = "/".join(str(p) for p in path)
         yield OAS_INVALID.at(source_location(spec, path), f"{msg}" + (f" (at {where})" if where else ""))
+
+
+def _openapi_errors(spec: Spec, doc: dict) -> list[tuple[list, str]]:
+    """openapi-spec-validator's findings, cached by the document's content (validation is slow)."""
+    import hashlib
+    import os
+    from importlib.metadata import version
+
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    key = hashlib.sha256(
+        (version("openapi-spec-validator") + "\0" + json.dumps(doc, sort_keys=True)).encode("utf-8")
+    ).hexdigest()
+    cache = spec.root / ".cache" / "openapi" / f"{key}.json"
+    if os.environ.get("CPS_NO_CACHE") is None and cache.is_file():
+        try:
+            return [(list(p), m) for p, m in json.loads(cache.read_text(encoding="utf-8"))]
+        except ValueError:
+            pass
+    found = []
+    for err in OpenAPIV31SpecValidator(doc).iter_errors():
+        path = [p for p in (getattr(err, "path", []) or [])]
+        found.append((path, getattr(err, "message", None) or str(err)))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(found), encoding="utf-8")
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return found
 
 
 @check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,11 @@ def _mapping(spec: Spec, yf: YamlFile, value: Any, what: str, *path: Any) -> dic
 
 
 def load(root: Path) -> Spec:
+    from cps import yamlio
+
     spec = Spec(root=root)
+    if os.environ.get("CPS_NO_CACHE") is None:
+        yamlio.CACHE_DIR = root / ".cache" / "parse"
     _load_meta(spec)
     _load_profiles(spec)
     _load_errors(spec)
