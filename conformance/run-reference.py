@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Regenerate the reference conformance results: conformance/results/<implementation>/<version>/.
+
+Usage (from the repository root, after ./dev test has installed the tools):
+
+    .venv/bin/python conformance/run-reference.py            # moto and s3rver
+    .venv/bin/python conformance/run-reference.py moto       # one of them
+
+For each implementation it starts the pinned server on a free port of 127.0.0.1 (moto's
+standalone server from the virtual environment, s3rver from node_modules), claims every profile
+so that every test runs, and writes result.json, junit.xml and report.html. s3rver 3.7.1 exits on
+some requests; the server is then restarted on the same port and data directory, tests run one
+at a time (--jobs 1) so that a crash only affects the test that caused it, and that test is
+recorded as `error` with the message of the dropped connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from cps.conformance import report, servers, wire  # noqa: E402
+from cps.conformance.catalog import load_tests  # noqa: E402
+from cps.conformance.reqs import load_spec, profile_closure  # noqa: E402
+from cps.conformance.runner import Config, Run  # noqa: E402
+
+JOBS = {"moto": 4, "s3rver": 1}
+
+
+def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
+    spec = load_spec(ROOT)
+    tests, diags = load_tests(ROOT)
+    if diags:
+        raise SystemExit("invalid vectors:\n" + "\n".join(f"{d.location}: {d.code} {d.message}" for d in diags))
+    srv = servers.start(name, supervise=True)
+    try:
+        config = Config(
+            endpoint=wire.Endpoint(srv.url, "us-east-1", "path"),
+            credentials=wire.Credentials(srv.access_key, srv.secret_key),
+            profiles=profile_closure(spec, list(spec.profiles)),
+            jobs=jobs or JOBS.get(name, 4),
+        )
+        run = Run(config, tests, spec)
+        run.before_test = lambda t: srv.wait_ready()
+        try:
+            run.execute()
+        finally:
+            run.cleanup()
+        target = {"endpoint": "http://127.0.0.1:<port>", "implementation": name, "version": srv.version}
+        if srv.restarts:
+            target["note"] = f"the server process exited {srv.restarts} time(s) during the run and was restarted"
+        result = report.build_result(run, spec, target)
+        # the port is random; keep the committed files stable
+        result["configuration"]["endpoint"] = "http://127.0.0.1:<port>"
+        out = out_root / name / srv.version
+        report.write_reports(result, out, [srv.secret_key], spec)
+        return result
+    finally:
+        srv.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("implementations", nargs="*", metavar="IMPLEMENTATION", help="moto, s3rver (default: both)")
+    ap.add_argument("--out", type=Path, default=ROOT / "conformance" / "results")
+    ap.add_argument("--jobs", type=int)
+    args = ap.parse_args(argv)
+    for name in args.implementations or ["moto", "s3rver"]:
+        if name not in servers.STARTERS:
+            ap.error(f"unknown implementation {name!r} (known: {', '.join(sorted(servers.STARTERS))})")
+        res = run_reference(name, args.out, args.jobs)
+        s = res["summary"]
+        print(f"{name} {res['target']['version']}: {s['tests']} tests, {s['pass']} pass, {s['fail']} fail, "
+              f"{s['blocked']} blocked, {s['error']} error, {s['skipped']} skipped")
+        for p, v in res["profile_verdicts"].items():
+            print(f"  {p:<20} {v['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Helpers shared by the conformance suite's own tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
+
+from cps.conformance import wire  # noqa: E402
+
+
+def run_suite(server, profiles=None, jobs=4, only=(), skip=()):
+    """Run the whole catalogue against ``server`` in-process; return (Run, result dict)."""
+    from cps.conformance import report
+    from cps.conformance.catalog import load_tests
+    from cps.conformance.reqs import load_spec, profile_closure
+    from cps.conformance.runner import Config, Run
+
+    spec = load_spec(ROOT)
+    tests, diags = load_tests(ROOT)
+    assert not diags, diags
+    config = Config(
+        endpoint=wire.Endpoint(server.url),
+        credentials=wire.Credentials(server.access_key, server.secret_key),
+        profiles=profile_closure(spec, list(profiles or spec.profiles)),
+        jobs=jobs, only=list(only), skip=list(skip),
+    )
+    run = Run(config, tests, spec)
+    run.before_test = lambda t: server.wait_ready()
+    try:
+        run.execute()
+    finally:
+        run.cleanup()
+    return run, report.build_result(run, spec, {"endpoint": server.url, "implementation": server.name})
+
+
+def outcome(result: dict, test_id: str) -> str:
+    for t in result["tests"]:
+        if t["id"] == test_id:
+            return t["outcome"]
+    raise KeyError(test_id)
+
+
+def message(result: dict, test_id: str) -> str:
+    for t in result["tests"]:
+        if t["id"] == test_id:
+            return t["message"]
+    raise KeyError(test_id)
