@@ -380,7 +380,11 @@ class Run:
         body = make_body(step.get("body"))
         auto_md5 = False
         if op == "DeleteObjects" and body is None:
-            objs = "".join(f"<Object><Key>{xml_escape(k)}</Key></Object>" for k in step.get("delete") or [])
+            keys = list(step.get("delete") or [])
+            gen = step.get("delete_generated")
+            if gen:
+                keys += [f"{gen.get('prefix', '')}{i}" for i in range(int(gen["count"]))]
+            objs = "".join(f"<Object><Key>{xml_escape(k)}</Key></Object>" for k in keys)
             quiet = "<Quiet>true</Quiet>" if step.get("quiet") else ""
             body = Body(data=f'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{quiet}{objs}</Delete>'.encode())
             auto_md5 = True
@@ -388,7 +392,8 @@ class Run:
             parts = "".join(f"<Part><PartNumber>{p['part']}</PartNumber><ETag>{xml_escape(str(p['etag']))}</ETag></Part>"
                             for p in step["parts"])
             body = Body(data=f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{parts}</CompleteMultipartUpload>'.encode())
-        md5 = step.get("content_md5", "auto" if auto_md5 and req.header("Content-MD5") is None else None)
+        md5 = step.get("content_md5", "auto" if auto_md5 and req.header("Content-MD5") is None
+                       and not step.get("checksum_crc32") else None)
         if md5 == "auto":
             req.set_header("Content-MD5", _b64md5((body or Body(data=b"")).digests()["md5"]))
         elif md5 == "wrong":
@@ -664,7 +669,7 @@ class Run:
         failures += self.capture(step.get("capture"), resp, ctx.env)
         if failures:
             record["failures"] = failures
-            label = record["title"]
+            label = f"{'setup ' if phase == 'setup' else ''}step {len(ctx.exchanges)} ({record['title']})"
             msg = f"{label}: " + "; ".join(failures)
             if phase == "setup":
                 raise Blocked("prerequisite failed: " + msg)
@@ -868,6 +873,7 @@ class TestContext:
         tid = test.id if test else "run"
         self.env: dict[str, Any] = {
             "bucket": run.bucket,
+            "runbucket": run.bucket,
             "p": f"{run.prefix}{tid}/",
             "run": run.run_id,
             "test": tid,
