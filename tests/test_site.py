@@ -25,7 +25,7 @@ def built(tmp_path_factory) -> Path:
 
 
 def test_pages_are_generated_from_the_model(built):
-    site = built / "site"
+    site = built / "site" / "draft"
     objects = (site / "02-objects" / "index.html").read_text()
     # a permanent anchor per requirement, with its profile
     assert 'id="CPS-OBJ-001"' in objects and 'href="#CPS-OBJ-001"' in objects
@@ -46,7 +46,7 @@ def test_pages_are_generated_from_the_model(built):
 
 
 def test_dist_artifacts_and_checksums(built):
-    dist = built / "dist"
+    dist = built / "dist" / "draft"
     names = {p.name for p in dist.iterdir()}
     assert {"openapi.yaml", "openapi.json", "cps-schemas.zip", "requirements.json", "cps.html", "SHA256SUMS"} <= names
     for line in (dist / "SHA256SUMS").read_text().splitlines():
@@ -140,13 +140,13 @@ def _is_comment_or_doc_url(js: str, url: str) -> bool:
 def test_failed_build_leaves_previous_output_untouched(tmp_path):
     repo = copy_fixture(tmp_path / "repo")
     assert run_cps("--root", str(repo), "build").returncode == 0
-    before = {p: p.read_bytes() for p in (repo / "dist").iterdir()}
-    index = (repo / "site" / "index.html").read_bytes()
+    before = {p: p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()}
+    index = (repo / "site" / "draft" / "index.html").read_bytes()
     edit(repo / "spec/02-objects.md", "[[err:NoSuchKey]]", "[[err:NoSuchThing]]")
     r = run_cps("--root", str(repo), "build")
     assert r.returncode == 1 and "ERR001" in r.stdout and "left as they were" in r.stderr
-    assert {p: p.read_bytes() for p in (repo / "dist").iterdir()} == before
-    assert (repo / "site" / "index.html").read_bytes() == index
+    assert {p: p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()} == before
+    assert (repo / "site" / "draft" / "index.html").read_bytes() == index
     assert not list(repo.glob(".site.old-*")) and not list((repo / ".cache").glob("build-*"))
 
 
