@@ -239,33 +239,69 @@ def _b64md5(hexdigest: str) -> str:
 
 
 def _chunked_frames(body: Body, chunk_size: int, trailer: str | None, trailer_value: str | None,
-                    signed: dict[str, Any] | None):
-    """aws-chunked framing of ``body``; signed = {key, timestamp, scope, seed_signature} for signed chunks."""
-    def gen():
+                    signed: dict[str, Any] | None, opts: dict[str, Any] | None = None):
+    """aws-chunked framing of ``body``; returns (factory of byte pieces, total length).
+
+    ``signed`` = {key, timestamp, scope, seed}: chunk signatures (and a trailer signature when
+    there is a trailer). ``opts`` breaks the framing on purpose: ``tamper_chunk`` (index of the
+    chunk whose signature is wrong), ``omit_trailer``, ``malform`` (bad-size-line |
+    no-final-chunk | short-chunk).
+    """
+    opts = opts or {}
+    tamper = opts.get("tamper_chunk")
+    malform = opts.get("malform")
+
+    def frames():
         prev = signed["seed"]() if signed else None
-        for piece in body.chunks(chunk_size):
+        for i, piece in enumerate(body.chunks(chunk_size)):
+            size_line = f"{len(piece):x}"
+            if malform == "bad-size-line" and i == 0:
+                size_line = "zz"
+            data = piece
+            if malform == "short-chunk" and i == 0:
+                data = piece[:-1]
             if signed:
                 prev = wire.chunk_signature(signed["key"], signed["timestamp"], signed["scope"], prev,
                                             hashlib.sha256(piece).hexdigest())
-                yield f"{len(piece):x};chunk-signature={prev}\r\n".encode() + piece + b"\r\n"
+                sig = prev if tamper != i else "0" * 64
+                yield f"{size_line};chunk-signature={sig}\r\n".encode() + data + b"\r\n"
             else:
-                yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+                yield f"{size_line}\r\n".encode() + data + b"\r\n"
+        if malform == "no-final-chunk":
+            return
         if signed:
             prev = wire.chunk_signature(signed["key"], signed["timestamp"], signed["scope"], prev, wire.EMPTY_SHA256)
-            yield f"0;chunk-signature={prev}\r\n\r\n".encode()
-        elif trailer:
+            yield f"0;chunk-signature={prev}\r\n".encode()
+            if trailer and not opts.get("omit_trailer"):
+                lines = f"{trailer}:{trailer_value}\n"
+                tsig = wire.trailer_signature(signed["key"], signed["timestamp"], signed["scope"], prev, lines)
+                if opts.get("wrong_trailer_signature"):
+                    tsig = "0" * 64
+                yield f"{trailer}:{trailer_value}\r\nx-amz-trailer-signature:{tsig}\r\n\r\n".encode()
+            else:
+                yield b"\r\n"
+        elif trailer and not opts.get("omit_trailer"):
             yield f"0\r\n{trailer}:{trailer_value}\r\n\r\n".encode()
         else:
             yield b"0\r\n\r\n"
-    n = body.length
-    full, rest = divmod(n, chunk_size)
-    sizes = [chunk_size] * full + ([rest] if rest else [])
-    if signed:
-        length = sum(len(f"{s:x}") + 17 + 64 + 2 + s + 2 for s in sizes) + 1 + 17 + 64 + 4
-    else:
-        length = sum(len(f"{s:x}") + 2 + s + 2 for s in sizes)
-        length += len(f"0\r\n{trailer}:{trailer_value}\r\n\r\n") if trailer else 5
-    return gen, length
+
+    # the length is arithmetic for well-formed framing; for broken framing the caller measures it
+    if True:
+        if not (tamper is not None or malform or opts.get("omit_trailer") or opts.get("wrong_trailer_signature")):
+            n = body.length
+            full, rest = divmod(n, chunk_size)
+            sizes = [chunk_size] * full + ([rest] if rest else [])
+            if signed:
+                length = sum(len(f"{x:x}") + 17 + 64 + 2 + x + 2 for x in sizes) + 1 + 17 + 64 + 2
+                if trailer:
+                    length += len(f"{trailer}:{trailer_value}\r\n") + len("x-amz-trailer-signature:") + 64 + 4
+                else:
+                    length += 2
+            else:
+                length = sum(len(f"{x:x}") + 2 + x + 2 for x in sizes)
+                length += len(f"0\r\n{trailer}:{trailer_value}\r\n\r\n") if trailer else 5
+            return frames, length
+    return frames, None  # computed by the caller after the seed signature exists
 
 
 # ---------------------------------------------------------------- the run
@@ -412,64 +448,103 @@ class Run:
         auth = step.get("auth", "header")
         req.set_header("Host", host)
         chunked = step.get("aws_chunked")
-        if auth in ("wrong-secret",):
+        if auth == "wrong-secret":
             creds = wire.Credentials(creds.access_key, creds.secret_key + "-wrong", creds.token)
         elif auth == "unknown-key":
             creds = wire.Credentials("AKIACPSUNKNOWNKEY000", creds.secret_key, creds.token)
+        now = _dt.datetime.now(_dt.timezone.utc)
+        skew = {"skewed-date": -30, "skewed-date-future": 30, "skewed-date-small": -10}.get(auth)
+        ts = wire.amz_date(now + _dt.timedelta(minutes=skew)) if skew is not None else wire.amz_date(now)
+        sign_opts: dict[str, Any] = {}
+        if step.get("signed_headers") is not None:
+            sign_opts["signed_names"] = step["signed_headers"]
+        if step.get("scope_date"):
+            sign_opts["scope_date"] = step["scope_date"]
         if chunked is not None:
             if body is None:
                 body = Body(data=b"")
             chunk_size = int(chunked.get("chunk_size", 65536))
             signed = bool(chunked.get("signed"))
-            trailer = None if signed or chunked.get("trailer", "x-amz-checksum-crc32") == "none" else chunked.get("trailer", "x-amz-checksum-crc32")
+            default_trailer = "none" if signed else "x-amz-checksum-crc32"
+            trailer = chunked.get("trailer", default_trailer)
+            trailer = None if trailer == "none" else trailer
             tval = None
             if trailer:
                 tval = body.digests()["crc32"]
                 if chunked.get("wrong_trailer"):
                     tval = base64.b64encode(zlib.crc32(b"not the body").to_bytes(4, "big")).decode()
-            enc = req.header("Content-Encoding")
-            req.set_header("Content-Encoding", "aws-chunked" + (f",{enc}" if enc else ""))
-            req.set_header("x-amz-decoded-content-length", str(body.length))
+            if chunked.get("content_encoding", True):
+                enc = req.header("Content-Encoding")
+                req.set_header("Content-Encoding", "aws-chunked" + (f",{enc}" if enc else ""))
+            req.set_header("x-amz-decoded-content-length", str(body.length + int(chunked.get("decoded_length_delta", 0))))
             if trailer:
                 req.set_header("x-amz-trailer", trailer)
-            ts = wire.amz_date()
             scope = f"{ts[:8]}/{region}/s3/aws4_request"
             holder: dict[str, str] = {}
             sig_ctx = {"key": wire.signing_key(creds.secret_key, ts[:8], region), "timestamp": ts, "scope": scope,
                        "seed": lambda: holder["sig"]} if signed else None
-            gen, length = _chunked_frames(body, chunk_size, trailer, tval, sig_ctx)
+            gen, length = _chunked_frames(body, chunk_size, trailer, tval, sig_ctx, chunked)
+            if signed:
+                mode = wire.STREAMING_SIGNED_TRAILER if trailer else wire.STREAMING_SIGNED
+            else:
+                mode = wire.STREAMING_UNSIGNED_TRAILER
+            if length is None:  # unusual framing: sign with a placeholder length, then measure
+                holder["sig"] = "0" * 64
+                length = sum(len(f) for f in gen())
             req.set_header("Content-Length", str(length))
             req.body, req.body_length = gen, length
             req.body_preview = body.preview(256)
             if auth != "none":
-                holder["sig"] = wire.sign_header(req, creds, region, wire.STREAMING_SIGNED if signed else wire.STREAMING_UNSIGNED_TRAILER, ts)
+                holder["sig"] = wire.sign_header(req, creds, region, mode, ts, **sign_opts)
+            self._after_sign(req, step)
             return
         if body is not None:
             req.body = body.data if body.data is not None else body.chunks
             req.body_length = body.length
             req.body_preview = body.preview()
         if auth == "none":
+            self._after_sign(req, step)
             return
-        if auth in ("presigned", "expired-presign"):
+        if auth in ("presigned", "expired-presign", "presigned-old"):
             req.del_header("Host")
+            expires = int(step.get("expires", 900))
             if auth == "expired-presign":
-                past = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(hours=2)
-                wire.presign(req, creds, region, expires=60, timestamp=wire.amz_date(past))
+                wire.presign(req, creds, region, expires=60, timestamp=wire.amz_date(now - _dt.timedelta(hours=2)))
+            elif auth == "presigned-old":  # signed 30 minutes ago, valid for an hour
+                wire.presign(req, creds, region, expires=3600, timestamp=wire.amz_date(now - _dt.timedelta(minutes=30)))
             else:
-                wire.presign(req, creds, region, expires=900)
+                wire.presign(req, creds, region, expires=expires, timestamp=ts)
             req.set_header("Host", host)
+            self._after_sign(req, step)
             return
         ph = step.get("payload_hash", "sha256")
-        if ph == "sha256":
+        send_ph = True
+        if ph in ("sha256", "absent"):
+            send_ph = ph != "absent"
             ph = (body.digests()["sha256"] if body is not None else wire.EMPTY_SHA256)
         elif ph == "unsigned":
             ph = wire.UNSIGNED_PAYLOAD
         elif ph == "wrong":
             ph = hashlib.sha256(b"not the body").hexdigest()
-        ts = None
-        if auth == "skewed-date":
-            ts = wire.amz_date(_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=30))
-        wire.sign_header(req, creds, region, ph, ts)
+        wire.sign_header(req, creds, region, ph, ts, send_payload_header=send_ph, **sign_opts)
+        self._after_sign(req, step)
+
+    @staticmethod
+    def _after_sign(req: wire.Request, step: dict) -> None:
+        """Changes made after signing: extra or altered headers, edits of Authorization, query."""
+        for k, v in (step.get("after_sign_headers") or {}).items():
+            if v is None:
+                req.del_header(k)
+            else:
+                req.set_header(k, str(v))
+        for edit in step.get("auth_edit") or []:
+            a = req.header("Authorization")
+            if a is not None:
+                req.set_header("Authorization", re.sub(edit["regex"], edit.get("replace", ""), a))
+        for k, v in (step.get("after_sign_query") or {}).items():
+            req.params = [(pk, pv) for pk, pv in req.params if pk != k]
+            if v is not None:
+                req.params.append((k, str(v)))
 
     def exchange(self, step: dict[str, Any], env: dict[str, Any]) -> tuple[wire.Response, dict[str, Any]]:
         if self.cancel.is_set():
@@ -665,8 +740,8 @@ class Run:
         resp, record = self.exchange(step, ctx.env)
         record["phase"] = phase
         ctx.exchanges.append(record)
-        failures = self.check(step.get("expect"), resp, ctx.env)
-        failures += self.capture(step.get("capture"), resp, ctx.env)
+        failures = self.capture(step.get("capture"), resp, ctx.env)  # first: expectations may use them
+        failures += self.check(step.get("expect"), resp, ctx.env)
         if failures:
             record["failures"] = failures
             label = f"{'setup ' if phase == 'setup' else ''}step {len(ctx.exchanges)} ({record['title']})"

@@ -207,23 +207,36 @@ def address(endpoint: Endpoint, bucket: str | None, key: str | None) -> tuple[st
 
 
 def sign_header(req: Request, creds: Credentials, region: str, payload_hash: str,
-                timestamp: str | None = None, extra_signed: Iterable[str] = ()) -> str:
-    """Add X-Amz-Date, X-Amz-Content-SHA256 and Authorization; return the signature."""
+                timestamp: str | None = None, extra_signed: Iterable[str] = (),
+                signed_names: Iterable[str] | None = None, send_payload_header: bool = True,
+                scope_date: str | None = None) -> str:
+    """Add X-Amz-Date, X-Amz-Content-SHA256 and Authorization; return the signature.
+
+    ``signed_names`` replaces the default choice of signed headers; ``send_payload_header=False``
+    leaves out X-Amz-Content-SHA256 (the canonical request still ends with ``payload_hash``);
+    ``scope_date`` puts another date into the credential scope (and the signing key).
+    """
     timestamp = timestamp or amz_date()
     req.set_header("X-Amz-Date", timestamp)
-    req.set_header("X-Amz-Content-SHA256", payload_hash)
+    if send_payload_header:
+        req.set_header("X-Amz-Content-SHA256", payload_hash)
+    else:
+        req.del_header("X-Amz-Content-SHA256")
     if creds.token:
         req.set_header("X-Amz-Security-Token", creds.token)
-    names = {"host", "x-amz-date", "x-amz-content-sha256"}
-    for k, _ in req.headers:
-        lk = k.lower()
-        if lk.startswith("x-amz-") or lk in ("content-md5", "content-type", "range", "if-match",
-                                            "if-none-match", "content-encoding", "if-modified-since",
-                                            "if-unmodified-since", "content-disposition", "cache-control"):
-            names.add(lk)
-    names.update(n.lower() for n in extra_signed)
-    names = {n for n in names if req.header(n) is not None}
-    date = timestamp[:8]
+    if signed_names is not None:
+        names = {n.lower() for n in signed_names}
+    else:
+        names = {"host", "x-amz-date", "x-amz-content-sha256"}
+        for k, _ in req.headers:
+            lk = k.lower()
+            if lk.startswith("x-amz-") or lk in ("content-md5", "content-type", "range", "if-match",
+                                                "if-none-match", "content-encoding", "if-modified-since",
+                                                "if-unmodified-since", "content-disposition", "cache-control"):
+                names.add(lk)
+        names.update(n.lower() for n in extra_signed)
+        names = {n for n in names if req.header(n) is not None}
+    date = scope_date or timestamp[:8]
     scope = f"{date}/{region}/s3/aws4_request"
     creq = canonical_request(req.method, req.path, req.params, req.headers, sorted(names), payload_hash, req.raw_path)
     sts = string_to_sign(timestamp, scope, creq)
@@ -261,6 +274,16 @@ def presign(req: Request, creds: Credentials, region: str, expires: int = 900,
 def chunk_signature(key: bytes, timestamp: str, scope: str, previous: str, chunk_hash: str) -> str:
     sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", timestamp, scope, previous, EMPTY_SHA256, chunk_hash])
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def trailer_signature(key: bytes, timestamp: str, scope: str, previous: str, trailer_lines: str) -> str:
+    """Signature of the trailing headers (``name:value\n`` each) of a signed streaming upload."""
+    sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", timestamp, scope, previous,
+                      hashlib.sha256(trailer_lines.encode()).hexdigest()])
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 
 
 # ---------------------------------------------------------------- connections
