@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import copy_fixture, run_cps
+from cpstest import copy_fixture, run_cps
 
 PAGES = ["draft/", "draft/02-objects/", "draft/operations/", "draft/requirements/", "draft/schemas/Error/",
          "draft/downloads/"]

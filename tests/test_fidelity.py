@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import edit
+from cpstest import edit
 from cps.fidelity import check_fidelity, split_uri
 from cps.loader import load
 

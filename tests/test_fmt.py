@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import run_cps
+from cpstest import run_cps
 
 
 def test_fmt_rewrites_keeps_comments_and_check_passes_after(repo):

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from conftest import edit
+from cpstest import edit
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_fixture, edit, run_cps
+from cpstest import copy_fixture, edit, run_cps
 
 ROOT = Path(__file__).resolve().parents[1]
 
