@@ -20,6 +20,8 @@ from cps.model import Spec
 from cps.versions import RELEASES_DIR, parse
 
 MANIFEST = "MANIFEST.sha256"
+# Tool caches that git ignores (.gitignore) and that are never part of a release.
+IGNORED_DIRS = {".cache", "__pycache__"}
 
 RELEASE_MODIFIED = rule(
     "REL001",
@@ -43,7 +45,7 @@ def release_files(directory: Path) -> list[str]:
     for p in directory.rglob("*"):
         if p.is_file() and not p.is_symlink():
             rel = p.relative_to(directory).as_posix()
-            if rel != MANIFEST and "__pycache__" not in rel.split("/"):
+            if rel != MANIFEST and not IGNORED_DIRS.intersection(rel.split("/")[:-1]):
                 out.append(rel)
     return sorted(out)
 

@@ -176,19 +176,37 @@ def available() -> bool:
     return True
 
 
-def pdf_bytes(spec: Spec, body: str, toc: str, permalink: str, cache: Path | None = None) -> bytes:
+def cache_path(print_text: str, epoch: int, cache: Path | None) -> Path | None:
+    if cache is None:
+        return None
     import weasyprint
 
-    text = print_html(spec, body, toc, permalink)
-    epoch = spec_epoch(spec)
-    key = hashlib.sha256(f"{PDF_FORMAT}\0{weasyprint.__version__}\0{epoch}\0{text}".encode("utf-8")).hexdigest()
-    cached = cache / f"{key}.pdf" if cache is not None else None
-    if cached is not None and cached.is_file():
-        return cached.read_bytes()
-    data = render_pdf(text, epoch)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        tmp.replace(cached)
+    key = hashlib.sha256(f"{PDF_FORMAT}\0{weasyprint.__version__}\0{epoch}\0{print_text}".encode("utf-8")).hexdigest()
+    return cache / f"{key}.pdf"
+
+
+def cached(print_text: str, epoch: int, cache: Path | None) -> bytes | None:
+    path = cache_path(print_text, epoch, cache)
+    return path.read_bytes() if path is not None and path.is_file() else None
+
+
+def store(print_text: str, epoch: int, cache: Path | None, data: bytes) -> None:
+    path = cache_path(print_text, epoch, cache)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def pdf_for(print_text: str, epoch: int, cache: Path | None = None) -> bytes:
+    data = cached(print_text, epoch, cache)
+    if data is None:
+        data = render_pdf(print_text, epoch)
+        store(print_text, epoch, cache, data)
     return data
+
+
+def pdf_bytes(spec: Spec, body: str, toc: str, permalink: str, cache: Path | None = None) -> bytes:
+    return pdf_for(print_html(spec, body, toc, permalink), spec_epoch(spec), cache)

@@ -183,7 +183,7 @@ def diff_changes(root: Path, old: str):
         return None
     from cps.loader import load
 
-    return differ.diff_specs(load(root / RELEASES_DIR / old), load(root))
+    return differ.diff_specs(versions.load_release(root, old), load(root))
 
 
 def required_bump(root: Path, old: str) -> tuple[str | None, str]:
@@ -285,7 +285,7 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
         # The stamped copy must still be a valid specification.
         from cps.checks import run_checks
 
-        stamped = load(frozen)
+        stamped = versions.load_tree(frozen, root)
         bad = [d for d in run_checks(stamped) if d.severity == "error"]
         if bad:
             print_diagnostics(bad, "human", frozen)

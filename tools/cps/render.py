@@ -364,7 +364,10 @@ def schema_markdown(spec: Spec, name: str, link: Linker) -> str:
 
 
 def downloads_markdown(files: list[tuple[str, int, str]], prefix: str = "downloads/") -> str:
-    rows = "\n".join(f"| [`{n}`]({prefix}{n}) | {size:,} bytes | `{digest}` |" for n, size, digest in files)
+    rows = "\n".join(
+        f"| [`{n}`]({prefix}{n}) | {size if isinstance(size, str) else format(size, ',')} bytes | `{digest}` |"
+        for n, size, digest in files
+    )
     return (
         "# Downloads\n\n"
         "Every artifact is built from the same sources as this site. Verify a download with\n"

@@ -7,6 +7,7 @@ keeps it unchanged); the working draft lives in ``spec/`` and ``schemas/`` with 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,3 +133,29 @@ def current_status(version: str, versions: list[str]) -> str:
     if v.is_prerelease:
         return "Superseded" if newer else status_label(version)
     return "Superseded" if any(not n.is_prerelease for n in newer) else "Released"
+
+
+def load_tree(tree: Path, cache_root: Path):
+    """Load the specification in ``tree`` (a frozen release) without writing anything into it.
+
+    The loader keeps its parse cache under ``<root>/.cache``; for a release that would be inside
+    ``releases/<version>/``, so the cache of the repository (``cache_root/.cache``) is used instead.
+    """
+    from cps import yamlio
+    from cps.loader import load
+
+    old_env = os.environ.get("CPS_NO_CACHE")
+    old_dir = yamlio.CACHE_DIR
+    os.environ["CPS_NO_CACHE"] = "1"
+    if old_env is None:
+        yamlio.CACHE_DIR = cache_root / ".cache" / "parse"
+    try:
+        return load(tree)
+    finally:
+        if old_env is None:
+            os.environ.pop("CPS_NO_CACHE", None)
+        yamlio.CACHE_DIR = old_dir
+
+
+def load_release(root: Path, name: str):
+    return load_tree(root / RELEASES_DIR / name, root)
