@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Time ``cps diff`` on the real repository: the median of 5 runs of the whole command.
+
+    .venv/bin/python bench/diff.py [OLD] [NEW]        (default: git:HEAD draft)
+
+Three figures, each the median of 5 runs after one untimed warm-up run:
+
+* ``warm``: the command as a developer or CI job re-runs it: both versions' snapshots are in
+  ``.cache/cps-diff/`` (content-addressed, so any edit to a side reloads that side).
+* ``no snapshot cache``: ``--no-cache``: both versions are loaded with the loader (in parallel),
+  with the loader's own YAML parse cache (``.cache/parse/``) available.
+* ``cold``: ``--no-cache`` and ``CPS_NO_CACHE=1``: every file is parsed from scratch.
+
+The target is the ``warm`` median under 1 s. Exit status 1 when it is not met.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CPS = ROOT / ".venv" / "bin" / "cps"
+RUNS = 5
+TARGET = 1.0
+
+
+def timed(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    r = subprocess.run([str(CPS), "--root", str(ROOT), "diff", *args, "--fail-on", "none"],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        sys.exit(f"cps diff {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return elapsed
+
+
+def median_of(args: list[str], env: dict[str, str]) -> tuple[float, list[float]]:
+    timed(args, env)  # warm-up (fills the caches the scenario allows)
+    times = [timed(args, env) for _ in range(RUNS)]
+    return statistics.median(times), times
+
+
+def main(argv: list[str]) -> int:
+    old, new = (argv + ["git:HEAD", "draft"][len(argv):])[:2]
+    base = dict(os.environ)
+    base.pop("CPS_NO_CACHE", None)
+    cold_env = dict(base, CPS_NO_CACHE="1")
+    rows = [
+        ("warm", [old, new], base),
+        ("no snapshot cache", [old, new, "--no-cache"], base),
+        ("cold", [old, new, "--no-cache"], cold_env),
+    ]
+    print(f"cps diff {old} {new}: median of {RUNS} runs (cpus: {os.cpu_count()}, load average: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    results = {}
+    for name, args, env in rows:
+        med, times = median_of(args, env)
+        results[name] = med
+        print(f"  {name:<18} median {med:.3f} s   runs: {' '.join(f'{t:.3f}' for t in times)}")
+    ok = results["warm"] < TARGET
+    print(f"target: warm median under {TARGET:.1f} s: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
