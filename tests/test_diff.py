@@ -354,3 +354,17 @@ def test_list_rules(capsys):
 def test_rules_are_listed_by_cps_rules(capsys):
     code, out, _ = run_cli(capsys, "rules")
     assert code == 0 and "REQ-KEYWORD-STRENGTHENED" in out
+
+
+def test_release_directories_are_shown_with_their_repository_path(repo, capsys):
+    for v in ("1.0.0", "1.1.0"):
+        (repo / "releases" / v).mkdir(parents=True)
+        shutil.copytree(BASE / "spec", repo / "releases" / v / "spec")
+        shutil.copytree(BASE / "schemas", repo / "releases" / v / "schemas")
+    edit(repo / "releases" / "1.1.0" / OBJ, "for a missing key", "for an absent key")
+    code, out, _ = run_cli(capsys, "--root", str(repo), "diff", "1.0.0", "1.1.0")
+    assert code == 0 and "new: releases/1.1.0/spec/02-objects.md:11:1" in out
+    _, out, _ = run_cli(capsys, "--root", str(repo), "diff", "1.0.0", "1.1.0", "--format", "github")
+    assert out.startswith("::notice file=releases/1.1.0/spec/02-objects.md,line=11,col=1,title=REQ-REWORDED")
+    for v in ("1.0.0", "1.1.0"):
+        assert not (repo / "releases" / v / ".cache").exists()

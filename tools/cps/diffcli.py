@@ -74,12 +74,18 @@ def _git(repo: Path, *args: str, binary: bool = False) -> subprocess.CompletedPr
 
 
 def _commit(repo: Path, ref: str) -> str | None:
-    r = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    try:
+        r = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except DiffUsageError:
+        return None
     return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
 
 
 def _tags(repo: Path) -> list[str]:
-    r = _git(repo, "tag", "--list")
+    try:
+        r = _git(repo, "tag", "--list")
+    except DiffUsageError:  # no git: releases/ directories still work
+        return []
     return r.stdout.split() if r.returncode == 0 else []
 
 

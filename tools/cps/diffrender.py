@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cps import differ
+from cps.diagnostics import Location
 
 JSON_FORMAT = "cps-diff/1"
 SCHEMA_PATH = Path(__file__).with_name("diff_result.schema.json")
@@ -53,7 +54,13 @@ def _listed(result, show_accepted: bool) -> list[differ.Change]:
 
 
 def _where(side, loc) -> str:
-    return f"{side.spec}:{loc}" if loc else ""
+    """A location as a reader finds it: relative to the repository when the side is in the
+    working tree (``spec/...``, ``releases/1.0.0/spec/...``), else prefixed with the side."""
+    if not loc:
+        return ""
+    if side.prefix is not None:
+        return f"{side.prefix}{loc}"
+    return f"{side.spec}:{loc}"
 
 
 def _counts(s: dict[str, Any]) -> str:
@@ -123,7 +130,7 @@ def markdown(result, show_accepted: bool = False) -> str:
         for c in listed:
             loc = c.new_location or c.old_location
             side = result.new if c.new_location else result.old
-            where = f"`{side.spec}:{loc.path}:{loc.line}`" if loc else ""
+            where = f"`{_where(side, Location(loc.path, loc.line, loc.col))}`" if loc else ""
             acc = " *(accepted)*" if c.accepted else ""
             out.append(f"| {_ICON[c.severity]} {c.severity}{acc} | `{c.rule}` | {c.breaks} | {_md(c.message)} | "
                        f"{where} | `{c.fingerprint}` |")
