@@ -292,6 +292,7 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
             raise Refused("the stamped copy does not pass the checks (a bug in cps release: please report it)")
         if stamped.version != str(new):
             raise Refused(f"stamping failed: the copy says version {stamped.version!r}")
+        shutil.rmtree(frozen / ".cache", ignore_errors=True)  # tool caches written by the checks
         write_manifest(frozen)
         new_cl = tmp / "CHANGELOG.md"
         new_cl.write_text(draft_changelog, encoding="utf-8")
