@@ -28,6 +28,8 @@ HEAD_BUCKET = (
     "  /{Bucket}:\n    head:\n      operationId: HeadBucket\n      x-cps-profile: core\n"
     "      responses:\n        '200':\n          description: ok\ncomponents:\n",
 )
+HEAD_BUCKET_NEW_PROFILE = (HEAD_BUCKET[0], HEAD_BUCKET[1], HEAD_BUCKET[2].replace("x-cps-profile: core", "x-cps-profile: presigned"))
+NEW_PROFILE = ("spec/profiles.yaml", "  - id: cors\n", "  - id: presigned\n    name: Presigned\n    summary: URLs.\n    requires: [core]\n  - id: cors\n")
 PART_NUMBER = (
     "        - name: partNumber\n          in: query\n          required: false\n          schema:\n"
     "            type: integer\n            minimum: 1\n            maximum: 10000\n"
@@ -68,7 +70,8 @@ NEW_SCHEMA = (
 
 # rule -> (edits of the new copy, edits of the old copy, whom it must break)
 CASES: dict[str, tuple[list, list, str]] = {
-    "OP-ADDED": ([HEAD_BUCKET], [], "none"),
+    "OP-ADDED": ([HEAD_BUCKET_NEW_PROFILE, NEW_PROFILE], [], "none"),
+    "OP-ADDED-TO-PROFILE": ([HEAD_BUCKET], [], "servers"),
     "OP-REMOVED": ([], [HEAD_BUCKET], "clients"),
     "OP-PATH-CHANGED": ([(O, "/{Bucket}#delete:", "/{Bucket}#deleteObjects:")], [], "both"),
     "OP-METHOD-CHANGED": ([(O, "    post:\n      operationId: DeleteObjects", "    put:\n      operationId: DeleteObjects")], [], "both"),
@@ -144,12 +147,14 @@ CASES: dict[str, tuple[list, list, str]] = {
     "ERROR-CODE-ADDED": ([("spec/errors.yaml", "  MalformedXML:\n", "  SlowDown:\n    status: 503\n    description: Slow down.\n  MalformedXML:\n")], [], "none"),
     "ERROR-CODE-REMOVED": ([("spec/errors.yaml", "  AccessDenied:\n    status: 403\n    description: Not allowed.\n", "")], [], "servers"),
     "ERROR-STATUS-CHANGED": ([("spec/errors.yaml", "  MalformedXML:\n    status: 400", "  MalformedXML:\n    status: 422")], [], "both"),
-    "PROFILE-ADDED": ([("spec/profiles.yaml", "  - id: cors\n", "  - id: presigned\n    name: Presigned\n    summary: URLs.\n    requires: [core]\n  - id: cors\n")], [], "none"),
+    "PROFILE-ADDED": ([NEW_PROFILE], [], "none"),
     "PROFILE-REMOVED": ([("spec/profiles.yaml", "  - id: cors\n    name: Browser access\n    summary: CORS.\n    requires: [core]\n", "")], [], "both"),
     "PROFILE-REQUIRES-ADDED": ([("spec/profiles.yaml", "    summary: CORS.\n    requires: [core]", "    summary: CORS.\n    requires: [core, extra]")], [], "servers"),
     "PROFILE-REQUIRES-REMOVED": ([("spec/profiles.yaml", "    summary: CORS.\n    requires: [core]", "    summary: CORS.\n    requires: []")], [], "clients"),
     "REQ-ADDED-MUST": ([(OBJ, "## Deleting", "[CPS-OBJ-011] A server MUST reject an empty key.\n\n## Deleting")], [], "servers"),
     "REQ-ADDED-SHOULD": ([(OBJ, "## Deleting", "[CPS-OBJ-011] A server SHOULD cache listings.\n\n## Deleting")], [], "none"),
+    "REQ-ADDED-IN-NEW-PROFILE": ([(OBJ, "## Deleting", "[CPS-OBJ-011]{profile=presigned} A server MUST accept signed URLs.\n\n## Deleting"),
+                                  NEW_PROFILE], [], "none"),
     "REQ-ADDED-MAY": ([(OBJ, "## Deleting", "[CPS-OBJ-011] A server MAY cache listings.\n\n## Deleting")], [], "none"),
     "REQ-REMOVED-MUST": ([(OBJ, "[CPS-OBJ-010] A server MUST delete every key listed in the body.\n", "")], [], "clients"),
     "REQ-REMOVED-SHOULD": ([(OBJ, "[CPS-OBJ-004] A server SHOULD send `ETag` with every object.\n", "")], [], "none"),

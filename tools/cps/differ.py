@@ -76,7 +76,11 @@ def _r(rid: str, severity: str, breaks: str, tags: str, description: str, exampl
 
 # Operations
 _r("OP-ADDED", NON_BREAKING, "none", "operation",
-   "A new operation.", "`ListBuckets` is added to the OpenAPI document.")
+   "A new operation in a profile that is new in this version (or in none): nobody claimed it before.",
+   "`ListObjectVersions` is added with the new `versioning` profile.")
+_r("OP-ADDED-TO-PROFILE", BREAKING, "servers", "operation profile",
+   "A new operation in a profile that already existed: every server claiming that profile must now implement it.",
+   "`ListBuckets` is added to the `core` profile.")
 _r("OP-REMOVED", BREAKING, "clients", "operation",
    "An operation is removed: clients that call it fail.", "`GetObjectAcl` is removed.")
 _r("OP-PATH-CHANGED", BREAKING, "both", "operation",
@@ -229,13 +233,17 @@ _r("PROFILE-REQUIRES-REMOVED", BREAKING, "clients", "profile",
 
 # Requirements
 _r("REQ-ADDED-MUST", BREAKING, "subject", "requirement",
-   "A new absolute requirement (MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT): it breaks the party it binds.",
+   "A new absolute requirement (MUST, MUST NOT, REQUIRED, SHALL, SHALL NOT) in a profile that already existed: "
+   "it breaks the party it binds.",
    "`[CPS-OBJ-140] A server MUST ...` is added (breaks servers).")
 _r("REQ-ADDED-SHOULD", NON_BREAKING, "none", "requirement",
    "A new recommendation (SHOULD, SHOULD NOT, RECOMMENDED, NOT RECOMMENDED).", "`[CPS-OBJ-141] A server SHOULD ...` is added.")
 _r("REQ-ADDED-MAY", NON_BREAKING, "none", "requirement",
    "A new permission (MAY, OPTIONAL). Review it: a server MAY widens what clients can receive.",
    "`[CPS-OBJ-142] A server MAY ...` is added.")
+_r("REQ-ADDED-IN-NEW-PROFILE", NON_BREAKING, "none", "requirement profile",
+   "A new requirement (any keyword) of a profile that is new in this version: nobody claimed the profile before.",
+   "`[CPS-VER-001]{profile=versioning} A server MUST ...` comes with the new `versioning` profile.")
 _r("REQ-REMOVED-MUST", BREAKING, "counterpart", "requirement",
    "An absolute requirement is removed: the other party can no longer rely on it.",
    "A server MUST is removed (breaks clients).")
@@ -707,8 +715,11 @@ def _compare_ops(c: _Collector, old: dict, new: dict) -> None:
         o, n = old["ops"].get(oid), new["ops"].get(oid)
         subj = {"operation": oid}
         if o is None:
-            c.add("OP-ADDED", subj, None, f"{n['method']} {n['path']}",
-                  f"operation {oid} ({n['method']} {n['path']}) is added", None, n["loc"])
+            existing = n["profile"] is not None and n["profile"] in old["profiles"]
+            c.add("OP-ADDED-TO-PROFILE" if existing else "OP-ADDED", subj | {"profile": str(n["profile"])}, None,
+                  f"{n['method']} {n['path']}",
+                  f"operation {oid} ({n['method']} {n['path']}) is added to "
+                  f"{'the existing' if existing else 'the new'} profile {n['profile']}", None, n["loc"])
             continue
         if n is None:
             c.add("OP-REMOVED", subj, f"{o['method']} {o['path']}", None,
@@ -921,6 +932,8 @@ def _compare_reqs(c: _Collector, old: dict, new: dict) -> None:
         if o is None:
             strength = _kw(n["keyword"])[1]
             rule = f"REQ-ADDED-{_KW_CLASS[strength]}"
+            if n["profile"] not in old["profiles"]:
+                rule, strength = "REQ-ADDED-IN-NEW-PROFILE", 0
             c.add(rule, sub, None, {"keyword": n["keyword"], "subject": n["subject"], "profile": n["profile"], "text": n["text"]},
                   f"{rid} is added ({n['subject']}, {n['keyword']}, profile {n['profile']}): {_short(n['text'])}",
                   None, n["loc"], breaks=_PARTY.get(n["subject"], "both") if strength == 2 else None)
@@ -1039,6 +1052,9 @@ def rules_markdown() -> str:
         "* **Input and output**: narrowing what a client may send breaks clients, widening it breaks",
         "  servers (they must now accept more); narrowing what a server may answer breaks servers,",
         "  widening it (a new status or error code, a new enum value) breaks clients.",
+        "* **Profiles**: an obligation added to a profile that already existed breaks the implementations",
+        "  claiming it; the same obligation in a profile that is new in this version breaks nobody",
+        "  (`OP-ADDED`, `REQ-ADDED-IN-NEW-PROFILE`), so a new profile needs only a minor version.",
         "* **Level** follows the severity, as in oasdiff: `error` (breaking), `warning` (non-breaking),",
         "  `info` (editorial).",
         "* **Version bump**: `major` when any change is breaking, `minor` when any is non-breaking,",
