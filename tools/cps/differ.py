@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 from cps.diagnostics import ERROR, WARNING, Location, rule as _register_check_rule
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 BREAKING, NON_BREAKING, EDITORIAL = "breaking", "non-breaking", "editorial"
 SEVERITIES = (BREAKING, NON_BREAKING, EDITORIAL)
@@ -429,6 +429,8 @@ def snapshot(spec) -> dict[str, Any]:
         "profiles": {p.id: {"requires": list(p.requires), "loc": ml(p.location)} for p in spec.profiles.values()},
         "reqs": {},
         "retired": dict(spec.retired_ids),
+        "retired_loc": {},
+        "docs": {d.name: d.rel for d in spec.documents},
         "problems": [f"{d.location}: {d.code} {d.message}" for d in spec.load_diagnostics
                      if d.code in ("YML001", "SRC001")],
     }
@@ -487,6 +489,9 @@ def snapshot(spec) -> dict[str, Any]:
             "body": body,
             "responses": responses,
         }
+    meta = spec.yaml_files.get("spec/cps.yaml")
+    if meta is not None:
+        snap["retired_loc"] = {rid: ml(meta.loc("retired_ids", rid)) for rid in spec.retired_ids}
     for name in spec.schemas:
         snap["schemas"][name] = {"loc": ml(spec.schemas[name].location), "props": _flatten(spec, name)}
     for r in spec.requirements:
@@ -943,12 +948,16 @@ def _compare_reqs(c: _Collector, old: dict, new: dict) -> None:
             rule = f"REQ-REMOVED-{_KW_CLASS[strength]}"
             retired = new["retired"].get(rid)
             note = f"ID retired: {retired}" if retired is not None else "ID NOT retired"
+            # annotate at the retired_ids entry, else at the top of the file it stood in
+            doc_rel = (new.get("docs") or {}).get(o["doc"])
+            anchor = (new.get("retired_loc") or {}).get(rid) or ([doc_rel, 1, 1] if doc_rel else None)
             c.add(rule, sub, {"keyword": o["keyword"], "subject": o["subject"], "profile": o["profile"]}, None,
                   f"{rid} is removed ({o['subject']}, {o['keyword']}; {note}): {_short(o['text'])}", o["loc"], None,
-                  breaks=_OTHER.get(o["subject"], "both") if strength == 2 else None)
+                  anchor=anchor, breaks=_OTHER.get(o["subject"], "both") if strength == 2 else None)
             if retired is None:
                 c.add("REQ-ID-NOT-RETIRED", sub, None, None,
-                      f"{rid} is removed but not listed in retired_ids of spec/cps.yaml; IDs are never reused", o["loc"], None)
+                      f"{rid} is removed but not listed in retired_ids of spec/cps.yaml; IDs are never reused",
+                      o["loc"], None, anchor=anchor)
             continue
         ol, nl = o["loc"], n["loc"]
         (opol, ostr), (npol, nstr) = _kw(o["keyword"]), _kw(n["keyword"])
