@@ -368,3 +368,64 @@ def test_release_directories_are_shown_with_their_repository_path(repo, capsys):
     assert out.startswith("::notice file=releases/1.1.0/spec/02-objects.md,line=11,col=1,title=REQ-REWORDED")
     for v in ("1.0.0", "1.1.0"):
         assert not (repo / "releases" / v / ".cache").exists()
+
+
+def test_acceptance_scenario_on_the_real_specification(tmp_path, capsys):
+    """Issue 5 on a scratch copy of the real repository: version it, then change the draft by
+    removing a parameter, adding a MUST and rewording a requirement."""
+    import re
+
+    repo = tmp_path / "real"
+    repo.mkdir()
+    for part in ("spec", "schemas"):
+        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns(".cache"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "spec", "schemas")
+    git(repo, "commit", "-q", "-m", "1.0.0")
+    git(repo, "tag", "v1.0.0")
+    spec = load(repo)
+    snap = differ.snapshot(spec)
+
+    # (1) a parameter given by reference in the first operation that has a non-path one
+    lines = (repo / O).read_text(encoding="utf-8").split("\n")
+    removed = None
+    for op_id, op in snap["ops"].items():
+        for key, p in op["params"].items():
+            ref = f"- $ref: '#/components/parameters/"
+            line = lines[p["loc"][1] - 1] if p["loc"][0] == O else ""
+            if p["in"] != "path" and ref in line:
+                del lines[p["loc"][1] - 1]
+                removed = (op_id, key)
+                break
+        if removed:
+            break
+    if removed is None:
+        pytest.skip("no operation with a parameter given by $ref")
+    (repo / O).write_text("\n".join(lines), encoding="utf-8")
+    # (2) a MUST in an existing profile, with the next free ID of its area
+    core_doc = next(d for d in spec.documents if d.normative and d.meta.get("profile", "core") == "core"
+                    and any(r.id.startswith("CPS-OBJ-") for r in d.requirements))
+    used = {int(r.id.rsplit("-", 1)[1]) for r in spec.requirements if r.id.startswith("CPS-OBJ-")}
+    used |= {int(r.rsplit("-", 1)[1]) for r in spec.retired_ids if r.startswith("CPS-OBJ-")}
+    new_id = f"CPS-OBJ-{max(used) + 1:03d}"
+    with open(repo / core_doc.rel, "a", encoding="utf-8") as fh:
+        fh.write(f"\n\n[{new_id}] A server MUST reject a request that names no object key.\n")
+    # (3) reword one sentence of a requirement, keeping its keyword
+    target = next(r for r in spec.requirements if r.keyword == "MUST" and r.text.startswith("A server MUST")
+                  and r.location.path != core_doc.rel)
+    path = repo / target.location.path
+    text_lines = path.read_text(encoding="utf-8").split("\n")
+    i = target.location.line - 1
+    assert re.search(r"\bA server MUST\b", text_lines[i])
+    text_lines[i] = text_lines[i].replace("A server MUST", "Any server MUST", 1)
+    path.write_text("\n".join(text_lines), encoding="utf-8")
+
+    code, out, _ = run_cli(capsys, "--root", str(repo), "diff", "1.0.0", "draft", "--format", "json", "--no-cache")
+    result = json.loads(out)
+    got = sorted((c["rule"], c["severity"], c["breaks"], json.dumps(c["subject"], sort_keys=True)) for c in result["changes"])
+    assert got == sorted([
+        ("PARAM-REMOVED", "breaking", "clients", json.dumps({"operation": removed[0], "parameter": removed[1]}, sort_keys=True)),
+        ("REQ-ADDED-MUST", "breaking", "servers", json.dumps({"requirement": new_id})),
+        ("REQ-REWORDED", "editorial", "none", json.dumps({"requirement": target.id})),
+    ])
+    assert result["summary"]["bump"] == "major" and code == 1
