@@ -570,10 +570,13 @@ def _flatten(spec, root_name: str) -> dict[str, Any]:
         for comb in ("allOf", "oneOf", "anyOf"):
             for i, sub in enumerate(node.get(comb) or []):
                 subs.append(resolve(cur, sub, _child(_child(ynode, comb), i), 0))
+        req: set[str] = set()  # allOf parts may list as required what another part defines
+        for _, sub, _ in subs:
+            if isinstance(sub, dict) and isinstance(sub.get("required"), list):
+                req.update(str(x) for x in sub["required"])
         for scur, sub, sy in subs:
             if not isinstance(sub, dict) or not isinstance(sub.get("properties"), dict):
                 continue
-            req = set(sub.get("required") or []) if isinstance(sub.get("required"), list) else set()
             for pname, pnode in sub["properties"].items():
                 props.append((pname, pnode, scur, sy, pname in req, spec.schemas[scur].rel))
         seen = set()
@@ -703,9 +706,8 @@ def _compare_values(c: _Collector, prefix: str, subject: dict[str, str], label: 
             narrowed = False
         else:
             narrowed = (nv > ov) if is_min else (nv < ov)
-        what = ("added" if ov is None else "removed" if nv is None else f"changed from {_fmt(ov)} to {_fmt(nv)}")
-        if ov is None:
-            what = f"added ({_fmt(nv)})"
+        what = (f"added ({_fmt(nv)})" if ov is None else f"removed (was {_fmt(ov)})" if nv is None
+                else f"changed from {_fmt(ov)} to {_fmt(nv)}")
         rid = f"{prefix}-LIMIT-{'NARROWED' if narrowed else 'WIDENED'}"
         c.add(rid, subject | {"limit": k}, ov, nv, f"{label}: {k} {what}", ol, nl)
     # Arrays of values: compare the item constraints too (enum/limits of items).
