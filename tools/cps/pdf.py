@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cps.model import Spec
 
-PDF_FORMAT = "1"  # bump when the print HTML/CSS changes in a way the cache key would not see
+PDF_FORMAT = "2"  # bump when the print HTML/CSS changes in a way the cache key would not see
 EPOCH_WITHOUT_DATE = 315532800  # 1980-01-01T00:00:00Z, the same fixed date as the zip entries
 _ENV_LOCK = threading.Lock()
 
@@ -46,9 +46,9 @@ body { margin: 0; }
 .title-page { page: title; break-after: page; padding-top: 55mm; }
 .title-page .kicker { font: 11pt "DejaVu Sans", sans-serif; letter-spacing: .08em; text-transform: uppercase; color: #3949ab; }
 .title-page h1 { font: bold 26pt/1.15 "DejaVu Sans", sans-serif; margin: 4mm 0 10mm; }
-.title-page dl { font: 11pt/1.6 "DejaVu Sans", sans-serif; display: grid; }
-.title-page dt { font-weight: bold; float: left; width: 32mm; clear: left; }
-.title-page dd { margin: 0 0 0 34mm; }
+.title-page table.meta { font: 11pt/1.5 "DejaVu Sans", sans-serif; width: auto; border: none; }
+.title-page table.meta th, .title-page table.meta td { border: none; padding: .6mm 6mm .6mm 0; font-size: 11pt; text-align: left; }
+.title-page table.meta th { color: #555; font-weight: normal; width: 30mm; }
 .title-page .licence { margin-top: 40mm; font-size: 9pt; color: #333; border-top: .5pt solid #999; padding-top: 4mm; }
 nav.toc { break-after: page; }
 nav.toc h2 { font: bold 16pt "DejaVu Sans", sans-serif; }
@@ -128,13 +128,13 @@ def print_html(spec: Spec, body: str, toc: str, permalink: str) -> str:
 <section class="title-page">
 <p class="kicker">Specification</p>
 <h1>{esc(title)}</h1>
-<dl>
-<dt>Version</dt><dd>{esc(spec.version)}</dd>
-<dt>Status</dt><dd>{esc(spec.status)}</dd>
-<dt>Date</dt><dd>{esc(date)}</dd>
-<dt>Address</dt><dd><a href="{esc(permalink)}">{esc(permalink)}</a></dd>
-<dt>Licence</dt><dd>{esc(lic)}</dd>
-</dl>
+<table class="meta">
+<tr><th>Version</th><td>{esc(spec.version)}</td></tr>
+<tr><th>Status</th><td>{esc(spec.status)}</td></tr>
+<tr><th>Date</th><td>{esc(date)}</td></tr>
+<tr><th>Address</th><td><a href="{esc(permalink)}">{esc(permalink)}</a></td></tr>
+<tr><th>Licence</th><td>{esc(lic)}</td></tr>
+</table>
 <p class="licence">© {esc(spec.title)} contributors. SPDX-License-Identifier: {esc(lic)}. {esc(licence_sentence)}
 Requirement identifiers (<code>CPS-AREA-NNN</code>) are permanent; cite a requirement as
 version and identifier, e.g. “{esc(spec.short_name)} {esc(spec.version)}, CPS-OBJ-001”.</p>
