@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Time ``cps diff`` on the real repository: the median of 5 runs of the whole command.
 
     .venv/bin/python bench/diff.py [OLD] [NEW]        (default: git:HEAD draft)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``cps diff OLD [NEW]``: what changed between two versions of the specification.
 
 OLD and NEW are each one of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Semantic comparison of two versions of the specification (``cps diff``).
 
 Each side is loaded with :func:`cps.loader.load` into a :class:`cps.model.Spec`, reduced to a

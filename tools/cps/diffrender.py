@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Output formats of ``cps diff``: ``text``, ``markdown``, ``json`` and ``github``.
 
 The ``json`` format is stable and described by ``diff_result.schema.json`` next to this module
