@@ -429,3 +429,12 @@ def test_acceptance_scenario_on_the_real_specification(tmp_path, capsys):
         ("REQ-REWORDED", "editorial", "none", json.dumps({"requirement": target.id})),
     ])
     assert result["summary"]["bump"] == "major" and code == 1
+
+
+def test_no_changes_via_the_cli(repo, capsys):
+    code, out, _ = run_cli(capsys, "--root", str(repo), "diff", "v1.0.0", "draft", "--format", "json")
+    result = json.loads(out)
+    jsonschema.validate(result, json.loads(diffrender.SCHEMA_PATH.read_text(encoding="utf-8")))
+    assert code == 0 and result["changes"] == [] and result["summary"]["bump"] == "none"
+    code, out, _ = run_cli(capsys, "--root", str(repo), "diff", "v1.0.0", "--fail-on", "any")
+    assert code == 0 and "No changes." in out
