@@ -243,10 +243,43 @@ def test_properly_retired_removal_is_not_flagged(tmp_path):
     assert "ID retired: dropped" in changes[0].message
 
 
-def test_component_parameter_is_followed(tmp_path):
-    changes = diff_trees(tmp_path, [(O, "maxLength: 63", "maxLength: 255")])
-    assert {(c.rule, c.subject["operation"]) for c in changes} == {
-        ("PARAM-LIMIT-WIDENED", "GetObject"), ("PARAM-LIMIT-WIDENED", "DeleteObjects")}
+def test_shared_component_parameter_is_reported_once(tmp_path):
+    [c] = diff_trees(tmp_path, [(O, "maxLength: 63", "maxLength: 255")])
+    assert c.rule == "PARAM-LIMIT-WIDENED"
+    assert c.subject == {"component": "parameters/Bucket", "parameter": "path Bucket", "limit": "maxLength"}
+    assert "used by 2 operations: DeleteObjects, GetObject" in c.message
+    assert c.new_location.line == 95  # the component's definition, not one of its uses
+
+
+SHARED = (
+    (O, "components:\n  parameters:\n",
+     "components:\n  headers:\n    RequestId:\n      schema:\n        type: string\n"
+     "  responses:\n    Forbidden:\n      description: Denied.\n      x-cps-errors: [AccessDenied]\n"
+     "      headers:\n        x-amz-request-id:\n          $ref: '#/components/headers/RequestId'\n"
+     "  parameters:\n"),
+    (O, "        '404':\n          description: No such key.\n",
+     "        '403':\n          $ref: '#/components/responses/Forbidden'\n        '404':\n          description: No such key.\n"),
+    (O, "        '400':\n          description: Malformed body.\n",
+     "        '403':\n          $ref: '#/components/responses/Forbidden'\n        '400':\n          description: Malformed body.\n"),
+)
+
+
+def test_shared_response_and_header_changes_are_reported_once(tmp_path):
+    changes = diff_trees(tmp_path, [
+        *SHARED,
+        (O, "      x-cps-errors: [AccessDenied]\n", "      x-cps-errors: [AccessDenied, SignatureDoesNotMatch]\n"),
+        (O, "    RequestId:\n      schema:\n        type: string\n", "    RequestId:\n      schema:\n        type: string\n        maxLength: 32\n"),
+        ("spec/errors.yaml", "errors:\n", "errors:\n  SignatureDoesNotMatch:\n    status: 403\n    description: Bad signature.\n"),
+    ], SHARED)
+    got = {(c.rule, tuple(sorted(c.subject.items()))) for c in changes}
+    assert got == {
+        ("ERROR-CODE-ADDED", (("error", "SignatureDoesNotMatch"),)),
+        ("RESPONSE-ERROR-CODE-ADDED", (("component", "responses/Forbidden"), ("error", "SignatureDoesNotMatch"), ("status", "403"))),
+        ("RESPONSE-HEADER-LIMIT-NARROWED", (("component", "headers/RequestId"), ("header", "x-amz-request-id"), ("limit", "maxLength"))),
+    }
+    for c in changes:
+        if c.rule != "ERROR-CODE-ADDED":
+            assert "used by 2 operations: DeleteObjects, GetObject" in c.message
 
 
 def test_nested_schema_reference_is_followed(tmp_path):

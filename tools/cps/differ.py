@@ -16,7 +16,9 @@ Identity, so that renames and reordering are not reported as a removal plus an a
 * a response is (operation, status); a header (operation, status, name case-insensitive);
 * a body property is (schema name, property path; ``$ref`` to other body schemas followed);
 * a requirement is its ID, wherever it stands (another file or section is ``REQ-MOVED``);
-* error codes, profiles and schemas are their names.
+* error codes, profiles and schemas are their names;
+* a change inside a shared component (``#/components/parameters|headers|responses/X``, used the
+  same way on both sides) is reported once for the component, listing the operations using it.
 
 :func:`rules_markdown` renders the documented rule table (the site's "Change rules" page).
 """
@@ -31,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 from cps.diagnostics import ERROR, WARNING, Location, rule as _register_check_rule
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 BREAKING, NON_BREAKING, EDITORIAL = "breaking", "non-breaking", "editorial"
 SEVERITIES = (BREAKING, NON_BREAKING, EDITORIAL)
@@ -354,19 +356,37 @@ def _loc(v: Any) -> Location | None:
 
 
 class _Collector:
+    """Collects changes. A change of a shared OpenAPI component (``#/components/parameters/X``,
+    ``headers/X``, ``responses/X``) is reported once, naming the operations that use it: its
+    subject names the component instead of the operation, so every use has the same
+    fingerprint."""
+
     def __init__(self) -> None:
         self.changes: list[Change] = []
+        self._by_fp: dict[str, tuple[Change, list[str]]] = {}
 
     def add(self, rule_id: str, subject: dict[str, str], old: Any, new: Any, message: str,
-            old_loc: Any = None, new_loc: Any = None, anchor: Any = None, breaks: str | None = None) -> None:
+            old_loc: Any = None, new_loc: Any = None, anchor: Any = None, breaks: str | None = None,
+            op: str | None = None) -> None:
         rule = CHANGE_RULES[rule_id]
         b = breaks or rule.breaks
         assert b in BREAKS, (rule_id, b)
+        fp = fingerprint(rule_id, subject, old, new)
+        if fp in self._by_fp:
+            if op is not None and op not in self._by_fp[fp][1]:
+                self._by_fp[fp][1].append(op)
+            return
         ol, nl = _loc(old_loc), _loc(new_loc)
-        self.changes.append(
-            Change(rule_id, rule.severity, b, subject, old, new, message, ol, nl,
-                   nl or _loc(anchor) or ol, fingerprint(rule_id, subject, old, new))
-        )
+        ch = Change(rule_id, rule.severity, b, subject, old, new, message, ol, nl, nl or _loc(anchor) or ol, fp)
+        self.changes.append(ch)
+        self._by_fp[fp] = (ch, [op] if op is not None else [])
+
+    def finish(self) -> list[Change]:
+        for ch, ops in self._by_fp.values():
+            if "component" in ch.subject and ops:
+                shown = ", ".join(sorted(ops)[:8]) + (", …" if len(ops) > 8 else "")
+                ch.message += f" (used by {len(ops)} operation{'s' if len(ops) != 1 else ''}: {shown})"
+        return sorted(self.changes, key=Change.sort_key)
 
 
 # ---------------------------------------------------------------------------------- snapshot
@@ -451,12 +471,15 @@ def snapshot(spec) -> dict[str, Any]:
                 continue
             name, where = str(p.get("name", "")), str(p.get("in", ""))
             key = f"{where} {name.lower() if where == 'header' else name}"
+            comp = _component(raw)
             params[key] = {
                 "name": name,
                 "in": where,
                 "required": bool(p.get("required", False)),
                 "facts": _facts(resolve_local(doc, p.get("schema"))),
                 "loc": yloc(orel, oy, *ypath),
+                "comp": comp,
+                "cloc": yloc(orel, oy, "components", *comp.split("/")) if comp else None,
             }
         body = None
         if op.request_body or op.raw.get("requestBody"):
@@ -466,20 +489,34 @@ def snapshot(spec) -> dict[str, Any]:
                 "loc": yloc(orel, oy, "paths", op.path, m, "requestBody"),
             }
         responses = {}
+        raw_responses = op.raw.get("responses") if isinstance(op.raw.get("responses"), dict) else {}
         for status, r in op.responses.items():
+            raw_r = raw_responses.get(status, raw_responses.get(int(status)) if status.isdigit() else None)
+            rcomp = _component(raw_r)
+            raw_headers = (resolve_local(doc, raw_r) or {}).get("headers") if isinstance(resolve_local(doc, raw_r), dict) else None
+            raw_headers = raw_headers if isinstance(raw_headers, dict) else {}
+            if rcomp:
+                hbase: tuple = ("components", *rcomp.split("/"), "headers")
+            else:
+                hbase = ("paths", op.path, m, "responses", status, "headers")
             headers = {}
             for hname, h in r.headers.items():
+                hcomp = _component(raw_headers.get(hname))
                 headers[hname.lower()] = {
                     "name": hname,
                     "required": bool(h.get("required", False)),
                     "facts": _facts(resolve_local(doc, h.get("schema"))),
-                    "loc": yloc(orel, oy, "paths", op.path, m, "responses", status, "headers", hname),
+                    "loc": yloc(orel, oy, *hbase, hname),
+                    "comp": hcomp,
+                    "cloc": yloc(orel, oy, "components", *hcomp.split("/")) if hcomp else None,
                 }
             responses[status] = {
                 "headers": headers,
                 "media": dict(sorted(r.media_types.items())),
                 "errors": sorted(set(r.errors)),
                 "loc": ml(r.location),
+                "comp": rcomp,
+                "cloc": yloc(orel, oy, "components", *rcomp.split("/")) if rcomp else None,
             }
         snap["ops"][op.id] = {
             "method": op.method,
@@ -510,6 +547,13 @@ def snapshot(spec) -> dict[str, Any]:
             "loc": ml(r.location),
         }
     return snap
+
+
+def _component(raw: Any) -> str | None:
+    """``parameters/Bucket`` for ``$ref: '#/components/parameters/Bucket'``, else None."""
+    if isinstance(raw, dict) and isinstance(raw.get("$ref"), str) and raw["$ref"].startswith("#/components/"):
+        return raw["$ref"][len("#/components/"):]
+    return None
 
 
 def _norm_text(text: str) -> str:
@@ -657,45 +701,46 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     _compare_errors(c, old, new)
     _compare_profiles(c, old, new)
     _compare_reqs(c, old, new)
-    return sorted(c.changes, key=Change.sort_key)
+    return c.finish()
 
 
 def _compare_values(c: _Collector, prefix: str, subject: dict[str, str], label: str,
-                    of: dict[str, Any], nf: dict[str, Any], ol: Any, nl: Any, check_type: bool = True) -> None:
+                    of: dict[str, Any], nf: dict[str, Any], ol: Any, nl: Any, check_type: bool = True,
+                    op: str | None = None) -> None:
     """Constraints of one value (parameter, header or body element)."""
     def typ(f):
         return {k: f.get(k) for k in _FACT_KEYS if k in f} | ({"items": typ(f["items"])} if "items" in f else {})
 
     if check_type and typ(of) != typ(nf):
         c.add(f"{prefix}-TYPE-CHANGED", subject, typ(of), typ(nf),
-              f"{label}: type changes from {_fmt(typ(of))} to {_fmt(typ(nf))}", ol, nl)
+              f"{label}: type changes from {_fmt(typ(of))} to {_fmt(typ(nf))}", ol, nl, op=op)
     oe, ne = of.get("enum"), nf.get("enum")
     if oe is not None and ne is not None:
         for v in ne:
             if v not in oe:
                 c.add(f"{prefix}-ENUM-VALUE-ADDED", subject | {"value": _fmt(v)}, None, v,
-                      f"{label}: allows the new value {_fmt(v)}", ol, nl)
+                      f"{label}: allows the new value {_fmt(v)}", ol, nl, op=op)
         for v in oe:
             if v not in ne:
                 c.add(f"{prefix}-ENUM-VALUE-REMOVED", subject | {"value": _fmt(v)}, v, None,
-                      f"{label}: no longer allows the value {_fmt(v)}", ol, nl)
+                      f"{label}: no longer allows the value {_fmt(v)}", ol, nl, op=op)
     elif oe is None and ne is not None:
         c.add(f"{prefix}-LIMIT-NARROWED", subject | {"limit": "enum"}, None, ne,
-              f"{label}: now restricted to the values {_fmt(ne)}", ol, nl)
+              f"{label}: now restricted to the values {_fmt(ne)}", ol, nl, op=op)
     elif oe is not None and ne is None:
         c.add(f"{prefix}-LIMIT-WIDENED", subject | {"limit": "enum"}, oe, None,
-              f"{label}: no longer restricted to the values {_fmt(oe)}", ol, nl)
+              f"{label}: no longer restricted to the values {_fmt(oe)}", ol, nl, op=op)
     op_, np_ = of.get("pattern"), nf.get("pattern")
     if op_ != np_:
         if op_ is None:
             c.add(f"{prefix}-LIMIT-NARROWED", subject | {"limit": "pattern"}, None, np_,
-                  f"{label}: must now match the pattern {np_}", ol, nl)
+                  f"{label}: must now match the pattern {np_}", ol, nl, op=op)
         elif np_ is None:
             c.add(f"{prefix}-LIMIT-WIDENED", subject | {"limit": "pattern"}, op_, None,
-                  f"{label}: no longer has to match the pattern {op_}", ol, nl)
+                  f"{label}: no longer has to match the pattern {op_}", ol, nl, op=op)
         else:
             c.add(f"{prefix}-PATTERN-CHANGED", subject, op_, np_,
-                  f"{label}: pattern changes from {op_} to {np_}", ol, nl)
+                  f"{label}: pattern changes from {op_} to {np_}", ol, nl, op=op)
     for k in (*_MIN_LIMITS, *_MAX_LIMITS):
         ov, nv = of.get(k), nf.get(k)
         if ov == nv:
@@ -710,11 +755,11 @@ def _compare_values(c: _Collector, prefix: str, subject: dict[str, str], label: 
         what = (f"added ({_fmt(nv)})" if ov is None else f"removed (was {_fmt(ov)})" if nv is None
                 else f"changed from {_fmt(ov)} to {_fmt(nv)}")
         rid = f"{prefix}-LIMIT-{'NARROWED' if narrowed else 'WIDENED'}"
-        c.add(rid, subject | {"limit": k}, ov, nv, f"{label}: {k} {what}", ol, nl)
+        c.add(rid, subject | {"limit": k}, ov, nv, f"{label}: {k} {what}", ol, nl, op=op)
     # Arrays of values: compare the item constraints too (enum/limits of items).
     if "items" in of and "items" in nf:
         _compare_values(c, prefix, subject | {"items": "[]"}, f"{label} (items)", of["items"], nf["items"], ol, nl,
-                        check_type=False)
+                        check_type=False, op=op)
 
 
 def _compare_ops(c: _Collector, old: dict, new: dict) -> None:
@@ -758,12 +803,17 @@ def _compare_ops(c: _Collector, old: dict, new: dict) -> None:
                 c.add("PARAM-REMOVED", psub, {"required": op_["required"]}, None,
                       f"{oid}: {op_['in']} parameter `{op_['name']}` is removed", op_["loc"], None, anchor=nl)
                 continue
+            pol, pnl = op_["loc"], np_["loc"]
             label = f"{oid}: {np_['in']} parameter `{np_['name']}`"
+            if op_.get("comp") and op_.get("comp") == np_.get("comp"):  # a shared component: report it once
+                psub = {"component": np_["comp"], "parameter": key}
+                pol, pnl = op_["cloc"], np_["cloc"]
+                label = f"{np_['in']} parameter `{np_['name']}` (#/components/{np_['comp']})"
             if op_["required"] != np_["required"]:
                 rid = "PARAM-BECAME-REQUIRED" if np_["required"] else "PARAM-BECAME-OPTIONAL"
                 c.add(rid, psub, op_["required"], np_["required"],
-                      f"{label} becomes {'required' if np_['required'] else 'optional'}", op_["loc"], np_["loc"])
-            _compare_values(c, "PARAM", psub, label, op_["facts"], np_["facts"], op_["loc"], np_["loc"])
+                      f"{label} becomes {'required' if np_['required'] else 'optional'}", pol, pnl, op=oid)
+            _compare_values(c, "PARAM", psub, label, op_["facts"], np_["facts"], pol, pnl, op=oid)
         # Request body
         ob, nb = o["body"], n["body"]
         bsub = subj | {"body": "request"}
@@ -796,39 +846,53 @@ def _compare_ops(c: _Collector, old: dict, new: dict) -> None:
                 c.add(rid, rsub, orr["errors"] or None, None, f"{oid}: no longer answers with status {st}",
                       orr["loc"], None, anchor=nl)
                 continue
+            # Inside a shared response (#/components/responses/X) a change is reported once.
+            shared = orr.get("comp") and orr.get("comp") == nr.get("comp")
+            if shared:
+                rsub = {"component": nr["comp"], "status": st}
+                rol, rnl = orr["cloc"], nr["cloc"]
+                where = f"status {st} (#/components/{nr['comp']})"
+            else:
+                rol, rnl = orr["loc"], nr["loc"]
+                where = f"{oid}: status {st}"
             for code in nr["errors"]:
                 if code not in orr["errors"]:
                     c.add("RESPONSE-ERROR-CODE-ADDED", rsub | {"error": code}, None, code,
-                          f"{oid}: status {st} may carry the error code {code}", orr["loc"], nr["loc"])
+                          f"{where} may carry the error code {code}", rol, rnl, op=oid)
             for code in orr["errors"]:
                 if code not in nr["errors"]:
                     c.add("RESPONSE-ERROR-CODE-REMOVED", rsub | {"error": code}, code, None,
-                          f"{oid}: status {st} no longer carries the error code {code}", orr["loc"], nr["loc"])
+                          f"{where} no longer carries the error code {code}", rol, rnl, op=oid)
             if orr["media"] != nr["media"]:
                 c.add("RESPONSE-BODY-CHANGED", rsub, orr["media"], nr["media"],
-                      f"{oid}: the {st} response body changes from {_fmt(orr['media'])} to {_fmt(nr['media'])}",
-                      orr["loc"], nr["loc"])
+                      f"{where}: the response body changes from {_fmt(orr['media'])} to {_fmt(nr['media'])}",
+                      rol, rnl, op=oid)
             for h in sorted(set(orr["headers"]) | set(nr["headers"])):
                 oh, nh = orr["headers"].get(h), nr["headers"].get(h)
                 hsub = rsub | {"header": h}
                 if oh is None:
                     rid = "RESPONSE-REQUIRED-HEADER-ADDED" if nh["required"] else "RESPONSE-HEADER-ADDED"
                     c.add(rid, hsub, None, {"required": nh["required"]},
-                          f"{oid}: status {st} gains the {'required' if nh['required'] else 'optional'} header `{nh['name']}`",
-                          orr["loc"], nh["loc"])
+                          f"{where} gains the {'required' if nh['required'] else 'optional'} header `{nh['name']}`",
+                          rol, nh["loc"], op=oid)
                     continue
                 if nh is None:
                     rid = "RESPONSE-REQUIRED-HEADER-REMOVED" if oh["required"] else "RESPONSE-HEADER-REMOVED"
                     c.add(rid, hsub, {"required": oh["required"]}, None,
-                          f"{oid}: status {st} loses the {'required' if oh['required'] else 'optional'} header `{oh['name']}`",
-                          oh["loc"], None, anchor=nr["loc"])
+                          f"{where} loses the {'required' if oh['required'] else 'optional'} header `{oh['name']}`",
+                          oh["loc"], None, anchor=rnl, op=oid)
                     continue
-                label = f"{oid}: status {st} header `{nh['name']}`"
+                hol, hnl = oh["loc"], nh["loc"]
+                label = f"{where} header `{nh['name']}`"
+                if oh.get("comp") and oh.get("comp") == nh.get("comp"):
+                    hsub = {"component": nh["comp"], "header": h}
+                    hol, hnl = oh["cloc"], nh["cloc"]
+                    label = f"response header `{nh['name']}` (#/components/{nh['comp']})"
                 if oh["required"] != nh["required"]:
                     rid = "RESPONSE-HEADER-BECAME-REQUIRED" if nh["required"] else "RESPONSE-HEADER-BECAME-OPTIONAL"
                     c.add(rid, hsub, oh["required"], nh["required"],
-                          f"{label} becomes {'required' if nh['required'] else 'optional'}", oh["loc"], nh["loc"])
-                _compare_values(c, "RESPONSE-HEADER", hsub, label, oh["facts"], nh["facts"], oh["loc"], nh["loc"])
+                          f"{label} becomes {'required' if nh['required'] else 'optional'}", hol, hnl, op=oid)
+                _compare_values(c, "RESPONSE-HEADER", hsub, label, oh["facts"], nh["facts"], hol, hnl, op=oid)
 
 
 def _usage(snap: dict) -> dict[str, set[str]]:
@@ -1073,7 +1137,8 @@ def rules_markdown() -> str:
         "  `patch` when all are editorial.",
         "* **Identity**: a requirement is its ID wherever it stands (moving it is `REQ-MOVED`), an operation",
         "  its operationId (a new path is `OP-PATH-CHANGED`), a parameter its location and name; order",
-        "  never matters.",
+        "  never matters. A change inside a shared OpenAPI component (`#/components/parameters/…`,",
+        "  `headers/…`, `responses/…`) is reported once, with the operations that use it.",
         "* **Fingerprint**: every change has a fingerprint, the first 16 hex digits of SHA-256 over the",
         "  rule ID, the identifiers of its subject and its old and new values (never line numbers). A",
         "  reviewed change is accepted by listing it in `.cps-accepted-changes.yaml`:",
