@@ -521,7 +521,7 @@ def snapshot(spec) -> dict[str, Any]:
         snap["ops"][op.id] = {
             "method": op.method,
             "path": op.path,
-            "profile": op.profile,
+            "profile": str(op.profile) if op.profile is not None else None,
             "loc": ml(op.location),
             "params": params,
             "body": body,
