@@ -10,7 +10,9 @@ from cps.yamlio import dump_yaml, parse_yaml
 
 NOT_CANONICAL = rule("FMT001", "not-canonical", "A YAML source is not in canonical layout (run `cps fmt`).")
 
-YAML_GLOBS = ("spec/*.yaml", "schemas/*.yaml", "schemas/**/*.yaml", "conformance/**/*.yaml")
+# The specification's own YAML sources. Conformance vectors are left as written: they use
+# escapes (e.g. "\u00e9" next to "e\u0301") whose spelling is the point of the test.
+YAML_GLOBS = ("spec/*.yaml", "schemas/*.yaml", "schemas/**/*.yaml")
 
 
 def yaml_sources(root: Path) -> list[Path]:

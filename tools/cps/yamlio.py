@@ -154,7 +154,7 @@ def dump_yaml(data: Any) -> str:
     """Canonical round-trip dump used by ``cps fmt``."""
     y = _yaml()
     y.indent(mapping=2, sequence=4, offset=2)
-    y.width = 100
+    y.width = 4096  # never re-wrap prose: wrapped plain scalars gain trailing spaces
     buf = io.StringIO()
     y.dump(data, buf)
     return buf.getvalue()
