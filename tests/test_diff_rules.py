@@ -75,6 +75,8 @@ CASES: dict[str, tuple[list, list, str]] = {
     "OP-REMOVED": ([], [HEAD_BUCKET], "clients"),
     "OP-PATH-CHANGED": ([(O, "/{Bucket}#delete:", "/{Bucket}#deleteObjects:")], [], "both"),
     "OP-METHOD-CHANGED": ([(O, "    post:\n      operationId: DeleteObjects", "    put:\n      operationId: DeleteObjects")], [], "both"),
+    "OP-SECURITY-ADDED": ([(O, "        - sigv4Query: []\n", "        - sigv4Query: []\n        - {}\n")], [], "servers"),
+    "OP-SECURITY-REMOVED": ([(O, "        - sigv4Query: []\n", "")], [], "clients"),
     "OP-PROFILE-WIDENED": ([(O, "x-cps-profile: extra", "x-cps-profile: core")], [], "servers"),
     "OP-PROFILE-NARROWED": ([(O, "x-cps-profile: core", "x-cps-profile: extra")], [], "clients"),
     "OP-PROFILE-CHANGED": ([(O, "x-cps-profile: extra", "x-cps-profile: cors")], [], "both"),
@@ -248,15 +250,15 @@ def test_shared_component_parameter_is_reported_once(tmp_path):
     assert c.rule == "PARAM-LIMIT-WIDENED"
     assert c.subject == {"component": "parameters/Bucket", "parameter": "path Bucket", "limit": "maxLength"}
     assert "used by 2 operations: DeleteObjects, GetObject" in c.message
-    assert c.new_location.line == 95  # the component's definition, not one of its uses
+    assert c.new_location.line == 107  # the component's definition, not one of its uses
 
 
 SHARED = (
-    (O, "components:\n  parameters:\n",
+    (O, "components:\n  securitySchemes:\n",
      "components:\n  headers:\n    RequestId:\n      schema:\n        type: string\n"
      "  responses:\n    Forbidden:\n      description: Denied.\n      x-cps-errors: [AccessDenied]\n"
      "      headers:\n        x-amz-request-id:\n          $ref: '#/components/headers/RequestId'\n"
-     "  parameters:\n"),
+     "  securitySchemes:\n"),
     (O, "        '404':\n          description: No such key.\n",
      "        '403':\n          $ref: '#/components/responses/Forbidden'\n        '404':\n          description: No such key.\n"),
     (O, "        '400':\n          description: Malformed body.\n",

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 from cps.diagnostics import ERROR, WARNING, Location, rule as _register_check_rule
 
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 
 BREAKING, NON_BREAKING, EDITORIAL = "breaking", "non-breaking", "editorial"
 SEVERITIES = (BREAKING, NON_BREAKING, EDITORIAL)
@@ -90,6 +90,12 @@ _r("OP-PATH-CHANGED", BREAKING, "both", "operation",
    "An operation (same operationId) has a new path.", "`GetObject`: `/{Bucket}/{Key}` becomes `/{Bucket}/{Key+}`.")
 _r("OP-METHOD-CHANGED", BREAKING, "both", "operation",
    "An operation (same operationId) has a new HTTP method.", "`DeleteObjects`: `POST` becomes `PUT`.")
+_r("OP-SECURITY-ADDED", BREAKING, "servers", "operation security",
+   "An operation accepts one more way to authenticate (an OpenAPI security alternative): servers must accept it.",
+   "`PutObject` also accepts `sigv4Query` (presigned URLs).")
+_r("OP-SECURITY-REMOVED", BREAKING, "clients", "operation security",
+   "An operation no longer accepts a way to authenticate (`(anonymous)` when it no longer allows unauthenticated "
+   "requests): clients using it fail.", "`GetObject` no longer accepts `sigv4Query`.")
 _r("OP-PROFILE-WIDENED", BREAKING, "servers", "operation profile",
    "An operation moves to a profile that the old one builds on (more servers must implement it).",
    "`HeadBucket` moves from `buckets` to `core`.")
@@ -522,6 +528,7 @@ def snapshot(spec) -> dict[str, Any]:
             "method": op.method,
             "path": op.path,
             "profile": str(op.profile) if op.profile is not None else None,
+            "security": _security(op.raw.get("security", doc.get("security"))),
             "loc": ml(op.location),
             "params": params,
             "body": body,
@@ -547,6 +554,16 @@ def snapshot(spec) -> dict[str, Any]:
             "loc": ml(r.location),
         }
     return snap
+
+
+def _security(alternatives: Any) -> list[str]:
+    """Security alternatives as sorted names (``sigv4``, ``a+b`` for both at once,
+    ``(anonymous)`` for ``{}`` or when none is stated)."""
+    out = set()
+    for alt in alternatives if isinstance(alternatives, list) else []:
+        if isinstance(alt, dict):
+            out.add("+".join(sorted(str(k) for k in alt)) or "(anonymous)")
+    return sorted(out) or ["(anonymous)"]
 
 
 def _component(raw: Any) -> str | None:
@@ -785,6 +802,14 @@ def _compare_ops(c: _Collector, old: dict, new: dict) -> None:
         if o["method"] != n["method"]:
             c.add("OP-METHOD-CHANGED", subj, o["method"], n["method"],
                   f"{oid}: method changes from {o['method']} to {n['method']}", ol, nl)
+        for alt in n.get("security", []):
+            if alt not in o.get("security", []):
+                c.add("OP-SECURITY-ADDED", subj | {"security": alt}, None, alt,
+                      f"{oid}: accepts the authentication {alt}", ol, nl)
+        for alt in o.get("security", []):
+            if alt not in n.get("security", []):
+                c.add("OP-SECURITY-REMOVED", subj | {"security": alt}, alt, None,
+                      f"{oid}: no longer accepts the authentication {alt}", ol, nl)
         if o["profile"] != n["profile"]:
             move = _profile_move(profiles, o["profile"], n["profile"])
             c.add(f"OP-PROFILE-{move.upper()}", subj, o["profile"], n["profile"],
