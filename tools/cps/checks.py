@@ -57,8 +57,6 @@ def check(fn: Check) -> Check:
 def openapi_valid(spec: Spec) -> Iterator[Diagnostic]:
     if spec.openapi is None:
         return
-    from openapi_spec_validator import OpenAPIV31SpecValidator
-
     doc = bundle(spec, with_requirements=False)
     seen = set()
     try:
@@ -77,33 +75,19 @@ def openapi_valid(spec: Spec) -> Iterator[Diagnostic]:
 
 def _openapi_errors(spec: Spec, doc: dict) -> list[tuple[list, str]]:
     """openapi-spec-validator's findings, cached by the document's content (validation is slow)."""
-    import hashlib
-    import os
     from importlib.metadata import version
 
-    from openapi_spec_validator import OpenAPIV31SpecValidator
+    from cps import cache
 
-    key = hashlib.sha256(
-        (version("openapi-spec-validator") + "\0" + json.dumps(doc, sort_keys=True)).encode("utf-8")
-    ).hexdigest()
-    cache = spec.root / ".cache" / "openapi" / f"{key}.json"
-    if os.environ.get("CPS_NO_CACHE") is None and cache.is_file():
-        try:
-            return [(list(p), m) for p, m in json.loads(cache.read_text(encoding="utf-8"))]
-        except ValueError:
-            pass
-    found = []
-    for err in OpenAPIV31SpecValidator(doc).iter_errors():
-        path = [p for p in (getattr(err, "path", []) or [])]
-        found.append((path, getattr(err, "message", None) or str(err)))
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(found), encoding="utf-8")
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return found
+    def compute():
+        from openapi_spec_validator import OpenAPIV31SpecValidator  # slow import: only on a miss
+
+        return [
+            (list(getattr(err, "path", []) or []), getattr(err, "message", None) or str(err))
+            for err in OpenAPIV31SpecValidator(doc).iter_errors()
+        ]
+
+    return cache.cached("openapi", (version("openapi-spec-validator"), json.dumps(doc, sort_keys=True)), compute)
 
 
 @check

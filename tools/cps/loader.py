@@ -53,11 +53,10 @@ def _mapping(spec: Spec, yf: YamlFile, value: Any, what: str, *path: Any) -> dic
 
 
 def load(root: Path) -> Spec:
-    from cps import yamlio
+    from cps import cache
 
     spec = Spec(root=root)
-    if os.environ.get("CPS_NO_CACHE") is None:
-        yamlio.CACHE_DIR = root / ".cache" / "parse"
+    cache.ROOT = root
     _load_meta(spec)
     _load_profiles(spec)
     _load_errors(spec)
@@ -128,6 +127,8 @@ def _load_errors(spec: Spec) -> None:
 
 
 def _load_documents(spec: Spec) -> None:
+    from cps import cache
+
     spec_dir = spec.root / "spec"
     for path in sorted(spec_dir.glob("*.md")):
         rel = path.relative_to(spec.root).as_posix()
@@ -136,7 +137,10 @@ def _load_documents(spec: Spec) -> None:
         except UnicodeDecodeError as exc:
             spec.load_diagnostics.append(MISSING.at(Location(rel, 1, 1), f"file is not UTF-8: {exc.reason}"))
             continue
-        doc, diags = parse_document(rel, text, path.stem)
+        doc, diags = cache.cached(
+            "markdown", (cache.code_version("cps.markdown", "cps.model"), rel, text),
+            lambda: parse_document(rel, text, path.stem),
+        )
         spec.documents.append(doc)
         spec.load_diagnostics.extend(diags)
 

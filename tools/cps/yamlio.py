@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import io
-import os
-import pickle
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -38,63 +35,29 @@ def _yaml() -> YAML:
     return y
 
 
-# Parsed documents are cached by content hash (like ruff's cache): ruamel's round-trip parser
-# is pure Python, and `cps check` re-reads every file on each run. Set by the loader.
-CACHE_DIR: Path | None = None
-_CACHE_VERSION = "1"
-
-
-def _cache_path(text: str) -> Path | None:
-    if CACHE_DIR is None:
-        return None
+def parse_yaml(text: str, rel: str) -> tuple[YamlFile | None, list[Diagnostic]]:
+    """Parse YAML keeping line and column information. Results are cached by content: ruamel's
+    round-trip parser is pure Python and `cps check` reads every file on each run."""
     import ruamel.yaml
 
-    key = hashlib.sha256(f"{_CACHE_VERSION}\0{ruamel.yaml.__version__}\0{text}".encode("utf-8")).hexdigest()
-    return CACHE_DIR / key[:2] / key
+    from cps import cache
 
+    def compute():
+        try:
+            return _yaml().load(text), []
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = (mark.line + 1) if mark else 1
+            col = (mark.column + 1) if mark else 1
+            problem = exc.problem or "invalid YAML"
+            ctx = f" ({exc.context})" if exc.context else ""
+            return None, [YAML_SYNTAX.at(Location(rel, line, col), f"YAML syntax error: {problem}{ctx}")]
+        except YAMLError as exc:  # pragma: no cover - unusual loader errors
+            return None, [YAML_SYNTAX.at(Location(rel, 1, 1), f"YAML error: {exc}")]
 
-def _cached(text: str) -> Any:
-    path = _cache_path(text)
-    if path is None or not path.is_file():
-        return None
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except Exception:  # a corrupt or foreign cache entry is ignored and rewritten
-        return None
-
-
-def _store(text: str, data: Any) -> None:
-    path = _cache_path(text)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only checkout simply runs without the cache
-
-
-def parse_yaml(text: str, rel: str) -> tuple[YamlFile | None, list[Diagnostic]]:
-    data = _cached(text)
-    if data is not None:
-        return YamlFile(rel, data, text), []
-    try:
-        data = _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = (mark.line + 1) if mark else 1
-        col = (mark.column + 1) if mark else 1
-        problem = exc.problem or "invalid YAML"
-        ctx = f" ({exc.context})" if exc.context else ""
-        return None, [YAML_SYNTAX.at(Location(rel, line, col), f"YAML syntax error: {problem}{ctx}")]
-    except YAMLError as exc:  # pragma: no cover - unusual loader errors
-        return None, [YAML_SYNTAX.at(Location(rel, 1, 1), f"YAML error: {exc}")]
-    if data is not None:
-        _store(text, data)
+    data, diags = cache.cached("yaml", (ruamel.yaml.__version__, rel, text), compute)
+    if data is None and diags:
+        return None, diags
     return YamlFile(rel, data, text), []
 
 
