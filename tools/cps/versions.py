@@ -138,23 +138,22 @@ def current_status(version: str, versions: list[str]) -> str:
 def load_tree(tree: Path, cache_root: Path):
     """Load the specification in ``tree`` (a frozen release) without writing anything into it.
 
-    The loader keeps its parse cache under ``<root>/.cache``; for a release that would be inside
-    ``releases/<version>/``, so the cache of the repository (``cache_root/.cache``) is used instead.
+    The loader keeps its content cache under ``<root>/.cache``; for a release that would be
+    inside ``releases/<version>/``. So the release is loaded with the cache switched off
+    (``CPS_NO_CACHE``), and the cache root of the repository (``cache_root``) is restored after.
     """
-    from cps import yamlio
+    from cps import cache
     from cps.loader import load
 
     old_env = os.environ.get("CPS_NO_CACHE")
-    old_dir = yamlio.CACHE_DIR
+    old_root = getattr(cache, "ROOT", None)
     os.environ["CPS_NO_CACHE"] = "1"
-    if old_env is None:
-        yamlio.CACHE_DIR = cache_root / ".cache" / "parse"
     try:
         return load(tree)
     finally:
         if old_env is None:
             os.environ.pop("CPS_NO_CACHE", None)
-        yamlio.CACHE_DIR = old_dir
+        cache.ROOT = old_root if old_root is not None else cache_root
 
 
 def load_release(root: Path, name: str):
