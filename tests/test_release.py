@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from cps.cli import all_checks
 from cps.loader import load
 from cps.versions import load_tree
 
+ROOT = Path(__file__).resolve().parents[1]
 OAS = "schemas/openapi.yaml"
 OBJ = "spec/02-objects.md"
 PARAM = "        - name: partNumber\n          in: query\n          required: false\n          schema:\n            type: integer\n"
@@ -39,6 +42,7 @@ def codes(repo):
 @pytest.fixture
 def repo(tmp_path):
     r = copy_fixture(tmp_path / "repo")
+    shutil.copy(ROOT / "CITATION.cff", r / "CITATION.cff")
     edit(r / OAS, KEY_PARAM, KEY_PARAM + PARAM)  # a parameter that a later draft removes
     note_change(r, "- The first draft.")
     return r
@@ -126,6 +130,7 @@ def test_release_candidate_then_final(released):
     draft = load(repo)
     assert (draft.version, draft.status, draft.date) == ("draft", "Draft", None)
     assert "version: draft" in (repo / OAS).read_text()
+    assert "\nversion: draft\n" in (repo / "CITATION.cff").read_text()  # pre-releases are not cited
     changelog = (repo / "CHANGELOG.md").read_text()
     assert changelog.index("## [Unreleased]") < changelog.index("## [1.0.0-rc.1] - 2026-11-01") < changelog.index("- The first draft.")
     frozen_changelog = (frozen / "CHANGELOG.md").read_text()
@@ -148,6 +153,8 @@ def test_release_candidate_then_final(released):
     changelog = (repo / "CHANGELOG.md").read_text()
     assert changelog.index("## [Unreleased]") < changelog.index("## [1.0.0] - 2026-11-20") < changelog.index("## [1.0.0-rc.1]")
     assert codes(repo) == []
+    cff = (repo / "CITATION.cff").read_text()
+    assert "\nversion: 1.0.0\ndate-released: '2026-11-20'\n" in cff and "\n  version: 1.0.0\n" in cff
     assert not list((repo / "releases").rglob(".cache")) and not list((repo / ".cache").glob("release-*"))
 
 

@@ -161,6 +161,14 @@ def stamp_schema(text: str, site_url: str, version: str, name: str, rel: str) ->
     return _replace_line(text, r"^\$id:[^\n]*$", f"$id: {schema_id(site_url, version, name)}", "$id", rel)
 
 
+def stamp_citation(text: str, version: str, date: str) -> str:
+    """CITATION.cff after a final release: its version (top level and preferred-citation) and date."""
+    text = re.sub(r"^(\s*)version:[^\n]*$", lambda m: f"{m.group(1)}version: {_yaml_scalar(version)}", text, flags=re.M)
+    if re.search(r"^date-released:", text, re.M):
+        return re.sub(r"^date-released:[^\n]*$", f"date-released: '{date}'", text, count=1, flags=re.M)
+    return re.sub(r"^(version:[^\n]*)$", lambda m: f"{m.group(1)}\ndate-released: '{date}'", text, count=1, flags=re.M)
+
+
 def stamp_tree(release_dir: Path, version: str, status: str, date: str, site_url: str) -> None:
     meta = release_dir / "spec" / "cps.yaml"
     meta.write_text(stamp_meta(meta.read_text(encoding="utf-8"), version, status, date), encoding="utf-8")
@@ -296,6 +304,11 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
         write_manifest(frozen)
         new_cl = tmp / "CHANGELOG.md"
         new_cl.write_text(draft_changelog, encoding="utf-8")
+        citation = root / "CITATION.cff"
+        new_cff = None
+        if citation.is_file() and not new.is_prerelease:
+            new_cff = tmp / "CITATION.cff"
+            new_cff.write_text(stamp_citation(citation.read_text(encoding="utf-8"), str(new), day), encoding="utf-8")
         # Everything is written: move it into place (two renames on one file system).
         target = root / RELEASES_DIR / str(new)
         target.parent.mkdir(exist_ok=True)
@@ -305,13 +318,16 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
         except OSError:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        if new_cff is not None:
+            os.replace(new_cff, citation)
     n = sum(1 for p in target.rglob("*") if p.is_file())
     print(f"Released {spec.short_name} {new} ({status}, {day}): froze {n} files in {RELEASES_DIR}/{new}/ "
           f"({len(stamped.requirements)} requirements); CHANGELOG.md has a new empty [Unreleased] section.", file=out)
-    commit = ["git", "add", "--", f"{RELEASES_DIR}/{new}", "CHANGELOG.md"]
+    changed = [f"{RELEASES_DIR}/{new}", "CHANGELOG.md", *(["CITATION.cff"] if new_cff is not None else [])]
+    commit = ["git", "add", "--", *changed]
     tag_cmd = ["git", "tag", "-a", f"v{new}", "-m", f"{spec.short_name} {new}"]
     if tag:
-        for cmd in (commit, ["git", "commit", "-q", "-m", f"Release {spec.short_name} {new}", "--", f"{RELEASES_DIR}/{new}", "CHANGELOG.md"], tag_cmd):
+        for cmd in (commit, ["git", "commit", "-q", "-m", f"Release {spec.short_name} {new}", "--", *changed], tag_cmd):
             r = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
             if r.returncode != 0:
                 print(f"cps release: `{' '.join(cmd)}` failed: {r.stderr.strip()}", file=sys.stderr)
@@ -319,7 +335,7 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
         print(f"Committed and tagged v{new}. Push with: git push origin v{new}", file=out)
     else:
         print("Next steps:", file=out)
-        print(f"  git add {RELEASES_DIR}/{new} CHANGELOG.md && git commit -m 'Release {spec.short_name} {new}'", file=out)
+        print(f"  git add {' '.join(changed)} && git commit -m 'Release {spec.short_name} {new}'", file=out)
         print(f"  git tag -a v{new} -m '{spec.short_name} {new}' && git push origin v{new}", file=out)
     return 0
 
