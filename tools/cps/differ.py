@@ -285,7 +285,11 @@ _r("REQ-MOVED", EDITORIAL, "none", "requirement location",
 _r("REQ-VERIFICATION-CHANGED", EDITORIAL, "none", "requirement verification",
    "How a requirement is verified changes (test or inspection).", "`verify=test` becomes `verify=inspection`.")
 _r("REQ-SUBJECT-CHANGED", BREAKING, "both", "requirement subject",
-   "A requirement binds the other party (server to client or back).", "`subject=server` becomes `subject=client`.")
+   "An absolute requirement (MUST-level before or after) binds the other party (server to client or back).",
+   "`subject=server` becomes `subject=client`.")
+_r("REQ-RECOMMENDATION-SUBJECT-CHANGED", NON_BREAKING, "none", "requirement subject",
+   "A recommendation or permission (SHOULD, MAY, ... before and after) addresses the other party.",
+   "A server SHOULD becomes a client SHOULD.")
 _r("REQ-PROFILE-WIDENED", BREAKING, "subject", "requirement profile",
    "An absolute requirement moves to a profile the old one builds on: more implementations are bound by it.",
    "A server MUST moves from `multipart` to `core` (breaks servers).")
@@ -1074,7 +1078,7 @@ def _compare_reqs(c: _Collector, old: dict, new: dict) -> None:
         if (ot != nt) if kw_change else (o["text"] != n["text"]):
             c.add("REQ-REWORDED", sub, o["text"], n["text"], f"{rid} is reworded: {_word_diff(o['text'], n['text'])}", ol, nl)
         if o["subject"] != n["subject"]:
-            c.add("REQ-SUBJECT-CHANGED", sub, o["subject"], n["subject"],
+            c.add("REQ-SUBJECT-CHANGED" if 2 in (ostr, nstr) else "REQ-RECOMMENDATION-SUBJECT-CHANGED", sub, o["subject"], n["subject"],
                   f"{rid}: binds {_PARTY.get(n['subject'], n['subject'])} instead of {_PARTY.get(o['subject'], o['subject'])}", ol, nl)
         if o["profile"] != n["profile"]:
             msg = f"{rid}: moves from profile {o['profile']} to {n['profile']}"
