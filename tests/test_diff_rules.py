@@ -297,3 +297,8 @@ def test_rules_markdown_lists_every_rule():
     assert page.startswith("# Change rules")
     for rid, r in differ.CHANGE_RULES.items():
         assert f"| `{rid}` | {r.severity} |" in page
+
+
+def test_new_array_element_is_one_addition(tmp_path):
+    changes = diff_trees(tmp_path, [(RES, "  Errors:\n", "  Skipped:\n    type: array\n    items:\n      type: string\n  Errors:\n")])
+    assert [(c.rule, c.subject["property"]) for c in changes] == [("RESPONSE-PROPERTY-ADDED", "DeleteResult.Skipped")]

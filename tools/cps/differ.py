@@ -953,6 +953,8 @@ def _compare_bodies(c: _Collector, old: dict, new: dict) -> None:
             for path in sorted(set(op_) | set(np_), key=lambda p: (p.count("."), p)):
                 o, n = op_.get(path), np_.get(path)
                 sub = {"schema": name, "property": path, "context": ctx}
+                if (o is None or n is None) and path.endswith("[]"):
+                    continue  # array items come and go with their array (a type change of the parent)
                 if o is None:
                     parent = path.rsplit(".", 1)[0] if "." in path else None
                     if parent is not None and parent not in op_:
