@@ -221,3 +221,44 @@ def test_builds_are_reproducible_and_releases_permanent(tmp_path):
     assert {k: v for k, v in after.items() if k.startswith("1.0.0-rc.1/")} == \
            {k: v for k, v in dist_a.items() if k.startswith("1.0.0-rc.1/")}
     assert "Superseded" in page(a, "1.0.0-rc.1/index.html")
+
+
+def test_issue_5_acceptance_scenario(tmp_path):
+    """Cut 1.0.0-rc.1; then remove a parameter, add a MUST and reword a sentence in the draft:
+    `cps diff` reports exactly those three changes with their severities, `cps release` refuses a
+    minor bump, editing the frozen release fails `cps check`, and two builds give identical
+    SHA256SUMS."""
+    repo = copy_fixture(tmp_path / "repo")
+    edit(repo / OAS, KEY_PARAM, KEY_PARAM + PARAM)
+    note_change(repo, "- The first draft.")
+    r = cps("--root", str(repo), "release", "1.0.0-rc.1", "--date", "2026-11-01")
+    assert r.returncode == 0, r.stderr
+    assert "git tag -a v1.0.0-rc.1" in r.stdout
+    # the three changes
+    edit(repo / OAS, PARAM, "")
+    edit(repo / OBJ, "See [[schema:Error]]", "[CPS-OBJ-004] A server MUST send an `ETag` header.\n\nSee [[schema:Error]]")
+    edit(repo / OBJ, "A server MAY support ranges.", "A server MAY support byte ranges.")
+    note_change(repo, "- partNumber removed, CPS-OBJ-004 added, CPS-OBJ-002 reworded.")
+    r = cps("--root", str(repo), "diff", "1.0.0-rc.1", "draft", "--format", "json")
+    changes = sorted((c["rule"], c["severity"]) for c in json.loads(r.stdout)["changes"])
+    assert changes == [("PARAM-REMOVED", "breaking"), ("REQ-ADDED-MUST", "breaking"), ("REQ-REWORDED", "editorial")]
+    # a minor bump is refused
+    r = cps("--root", str(repo), "release", "1.1.0")
+    assert r.returncode == 1 and "need a major version bump" in r.stderr and "1.1.0 is a minor bump" in r.stderr
+    assert not (repo / "releases" / "1.1.0").exists()
+    # the frozen release cannot be edited
+    frozen = repo / "releases" / "1.0.0-rc.1" / OBJ
+    original = frozen.read_bytes()
+    edit(frozen, "A server MAY support ranges.", "A server MAY support byte ranges.")
+    r = cps("--root", str(repo), "check")
+    assert r.returncode == 1 and "REL001" in r.stdout and "releases/1.0.0-rc.1/spec/02-objects.md" in r.stdout
+    frozen.write_bytes(original)
+    assert cps("--root", str(repo), "check").returncode == 0
+    # two builds, identical SHA256SUMS (and bytes)
+    assert cps("--root", str(repo), "build").returncode == 0
+    first = {p.relative_to(repo / "dist").as_posix(): p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()}
+    shutil.rmtree(repo / ".cache")
+    assert cps("--root", str(repo), "build", env={"SOURCE_DATE_EPOCH": "2000000000"}).returncode == 0
+    second = {p.relative_to(repo / "dist").as_posix(): p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()}
+    assert first["SHA256SUMS"] == second["SHA256SUMS"] and first == second
+    assert {"1.0.0-rc.1/cps.pdf", "draft/cps.pdf"} <= set(first)
