@@ -302,3 +302,12 @@ def test_rules_markdown_lists_every_rule():
 def test_new_array_element_is_one_addition(tmp_path):
     changes = diff_trees(tmp_path, [(RES, "  Errors:\n", "  Skipped:\n    type: array\n    items:\n      type: string\n  Errors:\n")])
     assert [(c.rule, c.subject["property"]) for c in changes] == [("RESPONSE-PROPERTY-ADDED", "DeleteResult.Skipped")]
+
+
+def test_reused_retired_id_is_flagged(tmp_path):
+    changes = diff_trees(tmp_path, [
+        ("spec/cps.yaml", "retired_ids:\n  CPS-OBJ-009: merged into CPS-OBJ-002\n", "retired_ids: {}\n"),
+        (OBJ, "## Deleting", "[CPS-OBJ-009] A server MAY cache listings.\n\n## Deleting"),
+    ])
+    [c] = [c for c in changes if c.rule == "REQ-ID-UNRETIRED"]
+    assert "used again" in c.message and c.new_location.path == OBJ

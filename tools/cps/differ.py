@@ -262,7 +262,7 @@ _r("REQ-ID-NOT-RETIRED", NON_BREAKING, "none", "requirement process",
    "A requirement was removed but its ID is not listed in `retired_ids` of spec/cps.yaml (IDs are permanent).",
    "`CPS-OBJ-007` disappears and is not retired.")
 _r("REQ-ID-UNRETIRED", NON_BREAKING, "none", "requirement process",
-   "An ID disappears from `retired_ids` without being used again (retired IDs stay reserved forever).",
+   "An ID disappears from `retired_ids`, possibly to be used again (retired IDs stay reserved forever).",
    "`CPS-OBJ-009` is dropped from `retired_ids`.")
 _r("REQ-KEYWORD-STRENGTHENED", BREAKING, "subject", "requirement keyword",
    "A requirement's keyword becomes absolute (MAY or SHOULD to MUST; SHOULD NOT to MUST NOT).",
@@ -1096,9 +1096,12 @@ def _compare_reqs(c: _Collector, old: dict, new: dict) -> None:
         if (o["doc"], o["section"]) != (n["doc"], n["section"]):
             c.add("REQ-MOVED", sub, f"{o['doc']}#{o['section']}", f"{n['doc']}#{n['section']}",
                   f"{rid} moves from {o['doc']} § {o['section_title']} to {n['doc']} § {n['section_title']}", ol, nl)
-    for rid in sorted(set(old["retired"]) - set(new["retired"]) - set(new["reqs"])):
+    for rid in sorted(set(old["retired"]) - set(new["retired"])):
+        reused = new["reqs"].get(rid)
         c.add("REQ-ID-UNRETIRED", {"requirement": rid}, old["retired"][rid], None,
-              f"{rid} is no longer listed in retired_ids (it stays reserved forever)", None, None)
+              f"{rid} is no longer listed in retired_ids" + (" and is used again by a new requirement; retired IDs are "
+                                                            "never reused" if reused else " (it stays reserved forever)"),
+              None, reused["loc"] if reused else None)
 
 
 def _short(text: str, n: int = 100) -> str:
