@@ -438,3 +438,12 @@ def test_no_changes_via_the_cli(repo, capsys):
     assert code == 0 and result["changes"] == [] and result["summary"]["bump"] == "none"
     code, out, _ = run_cli(capsys, "--root", str(repo), "diff", "v1.0.0", "--fail-on", "any")
     assert code == 0 and "No changes." in out
+
+
+def test_installed_command(scenario):
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "cps"), "--root", str(scenario), "diff", "1.0.0", "draft"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Required version bump: major" in r.stdout and not r.stderr
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "cps"), "--root", str(scenario), "diff", "7.7.7"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "version 7.7.7 not found" in r.stderr and "Traceback" not in r.stderr

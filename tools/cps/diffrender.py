@@ -105,6 +105,8 @@ def text(result, show_accepted: bool = False) -> str:
     stale = _stale_lines(result)
     if stale:
         out += [""] + stale
+    if any(c.accepted is None for c in listed):
+        out += ["", "To accept a reviewed change, add its fingerprint, rule and a reason to .cps-accepted-changes.yaml."]
     return "\n".join(out) + "\n"
 
 
