@@ -502,6 +502,24 @@ def redirect_html(target: str, canonical: str) -> str:
 """
 
 
+def not_found_html(base_url: str) -> str:
+    """The site-wide 404 page (GitHub Pages serves /404.html for any missing address)."""
+    latest = html.escape(f"{base_url}latest/")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Page not found</title>
+</head>
+<body>
+<h1>Page not found</h1>
+<p>This address does not exist. Every released version stays at its own address
+(<code>{html.escape(base_url)}&lt;version&gt;/</code>); the current version is at <a href="{latest}">{latest}</a>.</p>
+</body>
+</html>
+"""
+
+
 def dist_sums(dist: Path) -> str:
     """SHA256SUMS over every artifact of every version (``<version>/<file>``)."""
     files = sorted(p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file())
@@ -639,6 +657,7 @@ def build(root: Path, fmt: str = "human", site: bool = True, dist: bool = True, 
             shutil.copytree(site_dir / latest, site_dir / "latest")
             (site_dir / "versions.json").write_text(versions_json(eds), encoding="utf-8")
             (site_dir / "index.html").write_text(redirect_html("latest/", f"{eds[0].base_url}latest/"), encoding="utf-8")
+            (site_dir / "404.html").write_text(not_found_html(eds[0].base_url), encoding="utf-8")
             names.append("site")
         _swap_into_place(tmp, root, names)
     if diags:  # warnings only

@@ -149,10 +149,24 @@ def released_requirement_ids(directory: Path) -> dict[str, Location]:
             continue
         if "[CPS-" not in text:
             continue
-        doc, _ = parse_document(path.relative_to(directory).as_posix(), text, path.stem)
-        for r in doc.requirements:
-            found.setdefault(r.id, r.location)
+        rel = path.relative_to(directory).as_posix()
+
+        def ids(rel=rel, text=text, stem=path.stem) -> list[tuple[str, int, int]]:
+            doc, _ = parse_document(rel, text, stem)
+            return [(r.id, r.location.line, r.location.col) for r in doc.requirements]
+
+        for rid, line, col in _cached_ids(rel, text, ids):
+            found.setdefault(rid, Location(rel, line, col))
     return found
+
+
+def _cached_ids(rel: str, text: str, compute):
+    """Released files never change, so their requirement IDs are cached by content (cps.cache)."""
+    try:
+        from cps import cache
+    except ModuleNotFoundError:
+        return compute()
+    return cache.cached("released-ids", (cache.code_version("cps.markdown", "cps.model"), rel, text), compute)
 
 
 def check_ids_kept(spec: Spec) -> Iterator[Diagnostic]:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Renderers: the model -> Markdown pages for the site and the single-page RFC.
 
 Every page is generated from the one :class:`cps.model.Spec`; nothing is copied by hand.
