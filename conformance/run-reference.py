@@ -46,6 +46,7 @@ def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
         )
         run = Run(config, tests, spec)
         run.before_test = lambda t: srv.wait_ready()
+        run.after_test = srv.settle
         try:
             run.execute()
         finally:

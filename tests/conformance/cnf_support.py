@@ -30,6 +30,7 @@ def run_suite(server, profiles=None, jobs=4, only=(), skip=()):
     )
     run = Run(config, tests, spec)
     run.before_test = lambda t: server.wait_ready()
+    run.after_test = server.settle
     try:
         run.execute()
     finally:

@@ -55,6 +55,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--skip", action="append", metavar="ID", help="skip these tests (test IDs, requirement IDs, shell patterns)")
     r.add_argument("--jobs", "-j", type=int, default=4, help="tests run in parallel (default: 4)")
     r.add_argument("--bucket", help="use this existing bucket instead of creating one (objects the run writes are removed)")
+    r.add_argument("--cors-bucket", metavar="NAME", help="a bucket configured out of band with the CORS test configuration "
+                                                     "of spec/11-cors.md (default: a new bucket set up with PutBucketCors)")
     r.add_argument("--report", type=Path, metavar="DIR", help="write result.json, junit.xml and report.html into DIR")
     r.add_argument("--vectors", type=Path, metavar="DIR", help="read vectors from DIR instead of conformance/vectors")
     r.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each response (default: 30)")
@@ -173,7 +175,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"--config {path}: not valid YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of settings")
-    known = {"endpoint", "region", "access_key_id", "secret_access_key", "session_token", "profiles", "addressing", "bucket"}
+    known = {"endpoint", "region", "access_key_id", "secret_access_key", "session_token", "profiles", "addressing",
+             "bucket", "cors_bucket"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"--config {path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -222,6 +225,7 @@ def build_config(args, spec) -> "Any":
         credentials=wire.Credentials(str(ak), str(sk), str(tok) if tok else None),
         profiles=profile_closure(spec, claimed),
         only=_split(args.only), skip=_split(args.skip), jobs=args.jobs, bucket=bucket,
+        cors_bucket=getattr(args, "cors_bucket", None) or cfg.get("cors_bucket"),
     )
 
 

@@ -13,12 +13,13 @@ A matcher is:
   ``excludes`` (a list has / lacks an item equal to the value), ``all`` (matcher for every item),
   ``ge``/``gt``/``le``/``lt`` (numbers), ``sorted`` (list in ascending binary order),
   ``etag`` (a quoted entity tag), ``http_date`` (RFC 7231 IMF-fixdate), ``iso8601`` (a timestamp
-  such as ``2025-01-01T00:00:00.000Z``).
+  such as ``2025-01-01T00:00:00.000Z``), ``same_second`` (an HTTP-date or ISO 8601 time that
+  denotes the same whole second as the value given, in either format).
 
 XML paths (``xml:`` in expectations and ``xml.`` in captures) are dot-separated element names
 below the root element, namespaces ignored: ``Contents[*].Key`` (every ``Key`` of every
 ``Contents``), ``Contents[1].Key`` (0-based), ``Error.Code`` is spelled ``Code`` (the root is
-``Error``). The special path ``@root`` is the root element's name.
+``Error``). The special paths ``@root`` and ``@ns`` are the root element's name and namespace.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from defusedxml import ElementTree as DET
 OPERATORS = {
     "equals", "iequals", "regex", "contains", "present", "one_of", "any_of", "not", "count",
     "includes", "excludes", "all", "ge", "gt", "le", "lt", "sorted", "etag", "http_date", "iso8601",
+    "same_second",
 }
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})")
@@ -167,10 +169,32 @@ def _op(op: str, arg: Any, actual: Any) -> str | None:
     if op == "http_date":
         ok = _HTTP_DATE.fullmatch(a) is not None and email.utils.parsedate_to_datetime(a) is not None
         return None if ok == bool(arg) else f"expected an HTTP date (IMF-fixdate), got {describe(a)}"
+    if op == "same_second":
+        x, y = parse_time(a), parse_time(_s(arg))
+        if x is None or y is None:
+            return f"expected a time in the same second as {describe(_s(arg))}, got {describe(a)}"
+        return None if int(x) == int(y) else f"expected the same second as {describe(_s(arg))}, got {describe(a)}"
     if op == "iso8601":
         ok = _ISO.fullmatch(a) is not None
         return None if ok == bool(arg) else f"expected an ISO 8601 timestamp, got {describe(a)}"
     raise MatcherError(f"unknown matcher operator {op}")  # pragma: no cover
+
+
+def parse_time(value: str) -> float | None:
+    """Seconds since the epoch of an HTTP-date or an ISO 8601 UTC timestamp; None if neither."""
+    import datetime as _dt
+
+    v = value.strip()
+    if _ISO.fullmatch(v):
+        try:
+            return _dt.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    try:
+        d = email.utils.parsedate_to_datetime(v)
+    except (TypeError, ValueError):
+        return None
+    return d.timestamp() if d is not None else None
 
 
 # ---------------------------------------------------------------- XML
@@ -203,6 +227,8 @@ def xml_path(root, path: str) -> Any:
         return None
     if path == "@root":
         return local(root.tag)
+    if path == "@ns":
+        return root.tag[1:].split("}", 1)[0] if isinstance(root.tag, str) and root.tag.startswith("{") else None
     nodes = [root]
     multi = False
     for seg in path.split("."):

@@ -39,6 +39,7 @@ from cps.conformance.catalog import TestCase
 from cps.conformance.matcher import MatcherError, XmlError, match, parse_xml, xml_path, describe, local
 
 OUTCOMES = ("pass", "fail", "blocked", "skipped", "error")
+NOT_APPLICABLE = "not applicable"  # skip reason of tests that cannot apply to the endpoint (e.g. TLS on http)
 
 # operation -> (method, addresses a key?, fixed query parameters)
 OPERATIONS: dict[str, tuple[str, bool, list[tuple[str, str | None]]]] = {
@@ -68,6 +69,18 @@ OPERATIONS: dict[str, tuple[str, bool, list[tuple[str, str | None]]]] = {
 }
 
 
+# The bucket configuration of spec/11-cors.md (#cors-test-configuration), as a PutBucketCors body.
+CORS_TEST_ORIGIN = "https://app.cps-test.example"
+CORS_TEST_CONFIGURATION = (
+    '<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><CORSRule>'
+    f"<AllowedOrigin>{CORS_TEST_ORIGIN}</AllowedOrigin>"
+    + "".join(f"<AllowedMethod>{m}</AllowedMethod>" for m in ("GET", "PUT", "POST", "DELETE", "HEAD"))
+    + "<AllowedHeader>*</AllowedHeader>"
+    + "".join(f"<ExposeHeader>{h}</ExposeHeader>" for h in ("ETag", "x-amz-version-id", "x-amz-request-id"))
+    + "<MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+)
+
+
 class VectorError(Exception):
     """The vector cannot be executed as written (unknown variable, bad matcher): outcome error."""
 
@@ -84,6 +97,10 @@ class Interrupted(Exception):
     pass
 
 
+class Skipped(Exception):
+    """A code-based test that does not apply to this endpoint (message starts with "not applicable")."""
+
+
 @dataclass
 class Config:
     endpoint: wire.Endpoint
@@ -93,6 +110,7 @@ class Config:
     skip: list[str] = field(default_factory=list)
     jobs: int = 4
     bucket: str | None = None  # a given bucket (managed out of band)
+    cors_bucket: str | None = None  # a bucket with the CORS test configuration (set up out of band)
     progress: bool = False
 
     def redacted(self) -> dict[str, Any]:
@@ -108,6 +126,7 @@ class Config:
             "skip": list(self.skip),
             "jobs": self.jobs,
             "bucket": self.bucket,
+            "cors_bucket": self.cors_bucket,
         }
 
 
@@ -361,6 +380,11 @@ class Run:
                 skipped[t.id] = "excluded by --skip"
             elif t.bucket == "fresh" and self.config.bucket:
                 skipped[t.id] = "needs a bucket of its own; --bucket was given"
+            elif t.bucket == "cors" and self.config.bucket and not self.config.cors_bucket:
+                skipped[t.id] = "needs a bucket with the CORS test configuration; give --cors-bucket"
+            elif any(p not in self.config.profiles for p in (t.data or {}).get("needs_profiles", [])):
+                missing = [p for p in t.data["needs_profiles"] if p not in self.config.profiles]
+                skipped[t.id] = f"{NOT_APPLICABLE}: profile {', '.join(missing)} not claimed"
             else:
                 run.append(t)
         return run, skipped
@@ -368,7 +392,8 @@ class Run:
     # ------------------------------------------------------------ requests
 
     def build(self, step: dict[str, Any], env: dict[str, Any]) -> tuple[wire.Request, str, Body | None, dict]:
-        step = substitute(step, env)
+        # expectations are substituted when checked, after this response's captures
+        step = {k: (v if k in ("expect", "capture", "only_if", "unless") else substitute(v, env)) for k, v in step.items()}
         if "op" in step:
             op = step["op"]
             if op not in OPERATIONS:
@@ -394,13 +419,16 @@ class Run:
             params.append(("uploadId", step["upload_id"]))
         if "part_number" in step:
             params.append(("partNumber", str(step["part_number"])))
-        if "raw_query" in step:
+        if "raw_query" in step:  # the query exactly as sent; the operation's fixed parameters are not added
             from urllib.parse import unquote as _unq
+            params = []
             for pair in str(step["raw_query"]).split("&"):
                 if pair:
                     k, eq, v = pair.partition("=")
                     params.append((_unq(k), _unq(v) if eq else None))
         req = wire.Request(method, path, params)
+        if "raw_query" in step:
+            req.raw_query = str(step["raw_query"])
         if "raw_path" in step:
             req.raw_path = step["raw_path"]
         if step.get("omit_headers"):
@@ -444,7 +472,7 @@ class Run:
     def sign_and_attach(self, req: wire.Request, host: str, body: Body | None, step: dict) -> None:
         cfg = self.config
         creds = cfg.credentials
-        region = cfg.endpoint.region
+        region = step.get("region") or cfg.endpoint.region
         auth = step.get("auth", "header")
         req.set_header("Host", host)
         chunked = step.get("aws_chunked")
@@ -713,6 +741,8 @@ class Run:
     def capture(self, spec: dict[str, str] | None, resp: wire.Response, env: dict) -> list[str]:
         problems = []
         for var, src in (spec or {}).items():
+            optional = src.endswith("?")  # "xml.@root?": empty string when absent, not a problem
+            src = src.rstrip("?")
             val: Any
             if src == "status":
                 val = resp.status
@@ -727,7 +757,9 @@ class Run:
                     val = None
             else:
                 raise VectorError(f"bad capture source {src}")
-            if val is None:
+            if val is None and optional:
+                env[var] = ""
+            elif val is None:
                 problems.append(f"capture {var}: {src} is absent")
             else:
                 env[var] = val if not isinstance(val, list) else ",".join(val)
@@ -735,13 +767,30 @@ class Run:
 
     # ------------------------------------------------------------ one test
 
-    def step(self, ctx: "TestContext", step: dict[str, Any], phase: str) -> wire.Response:
+    @staticmethod
+    def applies(step: dict[str, Any], env: dict[str, Any]) -> bool:
+        """``only_if`` / ``unless``: {variable: value} conditions on captured variables."""
+        for k, v in (step.get("only_if") or {}).items():
+            if str(env.get(k)) != str(substitute(v, env)):
+                return False
+        for k, v in (step.get("unless") or {}).items():
+            if str(env.get(k)) == str(substitute(v, env)):
+                return False
+        return True
+
+    def step(self, ctx: "TestContext", step: dict[str, Any], phase: str) -> wire.Response | None:
         """Run one step; raise Blocked (setup) or Failed (steps) when expectations are not met."""
+        if not self.applies(step, ctx.env):
+            return None
         resp, record = self.exchange(step, ctx.env)
         record["phase"] = phase
         ctx.exchanges.append(record)
         failures = self.capture(step.get("capture"), resp, ctx.env)  # first: expectations may use them
-        failures += self.check(step.get("expect"), resp, ctx.env)
+        try:
+            failures += self.check(step.get("expect"), resp, ctx.env)
+        except VectorError:
+            if not failures:  # a real vector bug; otherwise the variable is missing because a capture failed
+                raise
         if failures:
             record["failures"] = failures
             label = f"{'setup ' if phase == 'setup' else ''}step {len(ctx.exchanges)} ({record['title']})"
@@ -752,18 +801,31 @@ class Run:
         return resp
 
     before_test: Callable[[TestCase], None] | None = None  # a harness hook (e.g. wait for a restarted server)
+    after_test: Callable[["TestResult"], None] | None = None
 
     def run_test(self, t: TestCase) -> TestResult:
         if self.before_test is not None:
             self.before_test(t)
+        result = self._run_test(t)
+        if self.after_test is not None:
+            self.after_test(result)
+        return result
+
+    def _run_test(self, t: TestCase) -> TestResult:
         ctx = TestContext(self, t)
         t0 = time.monotonic()
         outcome, message = "pass", ""
         try:
-            if t.bucket == "fresh":
+            if t.bucket == "cors" and self.config.cors_bucket:
+                ctx.env["bucket"] = self.config.cors_bucket
+            elif t.bucket in ("fresh", "cors"):
                 ctx.env["bucket"] = self.unique("f")
                 try:
                     self.step(ctx, {"op": "CreateBucket", "bucket": ctx.env["bucket"], "title": "CreateBucket (fresh bucket for this test)"}, "setup")
+                    if t.bucket == "cors":
+                        self.step(ctx, {"op": "PutBucketCors", "bucket": ctx.env["bucket"], "body": CORS_TEST_CONFIGURATION,
+                                        "content_md5": "auto",
+                                        "title": "PutBucketCors (the CORS test configuration; or give --cors-bucket)"}, "setup")
                 except Blocked as exc:
                     raise Blocked(f"{exc} (the test needs a bucket of its own)") from None
             if t.kind == "code":
@@ -779,6 +841,8 @@ class Run:
             outcome, message = "blocked", str(exc)
         except Interrupted:
             outcome, message = "skipped", "run interrupted"
+        except Skipped as exc:
+            outcome, message = "skipped", str(exc)
         except wire.WireError as exc:
             outcome, message = "error", f"network: {exc}"
         except (VectorError, MatcherError) as exc:
@@ -786,7 +850,7 @@ class Run:
         except Exception as exc:  # a runner bug must not look like a server failure
             outcome, message = "error", f"runner: {type(exc).__name__}: {exc}"
         finally:
-            if t.bucket == "fresh" and ctx.env.get("bucket") in self.created_buckets:
+            if t.bucket in ("fresh", "cors") and ctx.env.get("bucket") in self.created_buckets:
                 try:
                     self.empty_and_delete(ctx.env["bucket"])
                 except Exception:
@@ -957,6 +1021,8 @@ class TestContext:
             "missingbucket": run.unique("missing"),
             "missingupload": "cpsNoSuchUpload" + run.run_id,
             "endpoint_host": run.config.endpoint.netloc,
+            "region": run.config.endpoint.region,
+            "cors_origin": CORS_TEST_ORIGIN,
         }
         if test is not None and test.data:
             for k, v in (test.data.get("vars") or {}).items():
@@ -1037,7 +1103,8 @@ def profile_verdicts(results: list[TestResult], claimed: list[str], filtered: bo
     """
     out = {}
     for p in claimed:
-        every = [r for r in results if r.test.profile == p]
+        every = [r for r in results if r.test.profile == p
+                 and not (r.outcome == "skipped" and r.message.startswith(NOT_APPLICABLE))]
         rs = [r for r in every if r.level == "must"]
         counts = {o: sum(1 for r in rs if r.outcome == o) for o in OUTCOMES}
         deviations = sorted(r.test.id for r in every if r.level != "must" and r.outcome == "fail")

@@ -59,7 +59,7 @@ class Server:
 
         def loop():
             while not self._stop.wait(0.05):
-                if self.proc.poll() is not None and not self._stop.is_set():
+                if self.proc.poll() is not None and not self._stop.is_set() and self.restarts < 200:
                     self.restarts += 1
                     with open(self.log, "ab") as fh:
                         fh.write(f"\n--- process exited with {self.proc.returncode}; restart {self.restarts}\n".encode())
@@ -68,7 +68,7 @@ class Server:
                     try:
                         _wait(self.url, self.proc, self.log)
                     except RuntimeError:
-                        return
+                        continue  # it died again (perhaps at once on the next request): the loop restarts it
 
         self._watch = threading.Thread(target=loop, name=f"{self.name}-watchdog", daemon=True)
         self._watch.start()
@@ -105,6 +105,16 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.05)
+
+    def settle(self, result=None) -> None:
+        """After a test that ended in a network error: let a crashed process be noticed and restarted."""
+        if result is not None and not (result.outcome == "error" and result.message.startswith("network")):
+            return
+        time.sleep(0.3)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is not None:
+            time.sleep(0.05)
+        self.wait_ready()
 
     def __enter__(self) -> "Server":
         return self

@@ -120,6 +120,7 @@ class Request:
     raw_path: str | None = None  # sent and signed exactly as given (already percent-encoded)
     omit: tuple[str, ...] = ()  # header fields not to send although signed or implied (e.g. "Host")
     chunked: bool = False  # send the body with Transfer-Encoding: chunked (no Content-Length)
+    raw_query: str | None = None  # sent exactly as given; ``params`` is then only used for signing
 
     def header(self, name: str) -> str | None:
         for k, v in self.headers:
@@ -141,7 +142,7 @@ class Request:
         return encode_path(self.path)
 
     def target(self) -> str:
-        q = wire_query(self.params)
+        q = self.raw_query if self.raw_query is not None else wire_query(self.params)
         return (self.raw_path if self.raw_path is not None else encode_path(self.path)) + (("?" + q) if q else "")
 
 
@@ -343,13 +344,13 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
             conn.putrequest(req.method, req.target(), skip_host=True, skip_accept_encoding=True)
             omit = {o.lower() for o in req.omit}
             if "host" not in omit:
-                conn.putheader("Host", host)
+                conn.putheader("Host", req.header("Host") or host)
             for k, v in req.headers:
-                if k.lower() == "host" or k.lower() in omit:
+                if k.lower() == "host" or k.lower() in omit or (req.chunked and k.lower() == "content-length"):
                     continue
                 conn.putheader(k, v)
             if req.chunked:
-                if "transfer-encoding" not in omit:
+                if "transfer-encoding" not in omit and req.header("Transfer-Encoding") is None:
                     conn.putheader("Transfer-Encoding", "chunked")
             elif "content-length" in omit:
                 pass
