@@ -158,6 +158,24 @@ def test_release_candidate_then_final(released):
     assert not list((repo / "releases").rglob(".cache")) and not list((repo / ".cache").glob("release-*"))
 
 
+def test_tag_commits_and_tags(repo):
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), "-c", "user.name=Test", "-c", "user.email=t@example.invalid",
+                               "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "draft")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    r = release(repo, "1.0.0", "--date", "2026-11-20", "--tag", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "v1.0.0" in git("tag", "--list")
+    assert git("status", "--porcelain", "--untracked-files=no") == ""
+    assert "releases/1.0.0/MANIFEST.sha256" in git("ls-files", "releases")
+
+
 def test_date_from_source_date_epoch(repo):
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1767225600"}  # 2026-01-01T00:00:00Z
     r = release(repo, "1.0.0", env=env)

@@ -226,7 +226,10 @@ def check_bump(root: Path, new: Version, earlier: list[str], out) -> None:
     if prev.is_prerelease and prev.core != new.core and prev not in bases:
         bases.append(prev)
     for base in bases:
-        need, note = required_bump(root, str(base))
+        try:
+            need, note = required_bump(root, str(base))
+        except Exception as exc:  # a bug in the differ must not leave a half-made release
+            raise Refused(f"could not compare the draft with release {base}: {type(exc).__name__}: {exc}") from None
         if need is None:
             print(f"note: {note}.", file=out)
             return
