@@ -531,7 +531,11 @@ PDF_SHA_TOKEN = "cpspdfsha256pending"
 
 
 class PdfJobs:
-    """PDFs typeset in worker processes while the rest of the build goes on (cache hits need none)."""
+    """PDFs typeset in worker processes while the rest of the build goes on (cache hits need none).
+
+    ``CPS_PDF_WORKERS=N`` sets the number of worker processes (default: CPUs, at most 4);
+    ``CPS_PDF_WORKERS=0`` typesets in the build process itself.
+    """
 
     def __init__(self):
         self.pool = None
@@ -551,12 +555,18 @@ class PdfJobs:
         if hit is not None:
             self.done[name] = hit
             return
+        workers = int(os.environ.get("CPS_PDF_WORKERS", "0") or 0) or min(4, os.cpu_count() or 1)
+        if os.environ.get("CPS_PDF_WORKERS") == "0":  # typeset in this process (no worker processes)
+            data = pdf.render_pdf(print_text, epoch)
+            pdf.store(print_text, epoch, cache, data)
+            self.done[name] = data
+            return
         if self.pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            self.pool = ProcessPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), mp_context=ctx)
+            self.pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx)
         self.meta[name] = (print_text, epoch, cache)
         self.futures[name] = self.pool.submit(pdf.render_pdf, print_text, epoch)
 
