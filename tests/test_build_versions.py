@@ -85,6 +85,10 @@ def test_versioned_layout(built):
     # each version's pages know their permanent address and offer the version selector
     assert '<link rel="canonical" href="https://fixture.invalid/spec/1.0.0/02-objects/">' in page(built, "1.0.0/02-objects/index.html")
     assert '"version": {"default": "latest", "provider": "mike"}' in page(built, "1.0.0/index.html")
+    # the JSON Schemas are served where their $id says
+    schema = json.loads(page(built, "1.0.0/schemas/Error.json"))
+    assert schema["$id"] == "https://fixture.invalid/spec/1.0.0/schemas/Error.json"
+    assert json.loads(page(built, "draft/schemas/Error.json"))["$id"].endswith("/spec/draft/schemas/Error.json")
 
 
 def test_status_banner_on_every_page(built):

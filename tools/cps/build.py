@@ -157,6 +157,10 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 """
 
 
+def schema_json(schema) -> str:
+    return json.dumps(schema.data, indent=2, ensure_ascii=False) + "\n"
+
+
 def dist_files(spec: Spec, out: Path) -> tuple[dict[str, bytes], str | None]:
     """Every artifact of one version except the PDF, and the print HTML the PDF is typeset from."""
     from cps.openapi import bundle
@@ -168,10 +172,7 @@ def dist_files(spec: Spec, out: Path) -> tuple[dict[str, bytes], str | None]:
     files: dict[str, bytes] = {}
     files["openapi.yaml"] = ("# SPDX-License-Identifier: Apache-2.0\n" + dump_yaml_plain(doc)).encode("utf-8")
     files["openapi.json"] = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    schema_entries = {
-        f"cps-schemas-{spec.version}/{s.name}.json": (json.dumps(s.data, indent=2, ensure_ascii=False) + "\n").encode()
-        for s in spec.schemas.values()
-    }
+    schema_entries = {f"cps-schemas-{spec.version}/{s.name}.json": schema_json(s).encode() for s in spec.schemas.values()}
     schema_entries[f"cps-schemas-{spec.version}/LICENSE"] = (
         "SPDX-License-Identifier: Apache-2.0\n"
         f"JSON Schemas of {spec.title} {spec.version}, licensed under the Apache License, Version 2.0.\n"
@@ -639,6 +640,8 @@ def build(root: Path, fmt: str = "human", site: bool = True, dist: bool = True, 
                 downloads.mkdir(parents=True, exist_ok=True)
                 for name, data in files[ed.name].items():
                     (downloads / name).write_bytes(data)
+                for s in ed.spec.schemas.values():  # each schema's $id resolves: <version>/schemas/<Name>.json
+                    (docs / "schemas" / f"{s.name}.json").write_text(schema_json(s), encoding="utf-8")
                 (downloads / "SHA256SUMS").write_bytes(b"")
                 if jobs.pending(ed.name):
                     (downloads / "cps.pdf").write_bytes(b"")

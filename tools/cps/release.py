@@ -143,7 +143,9 @@ def stamp_openapi(text: str, version: str) -> str:
     if not m:
         raise Refused("schemas/openapi.yaml: no top-level `info:` mapping to stamp")
     block = m.group(1)
-    vm = re.search(r"^([ \t]+)version:[^\n]*$", block, re.M)
+    first = re.match(r"(?:[ \t]*\n)*([ \t]+)\S", block)
+    indent = re.escape(first.group(1)) if first else r"[ \t]+"
+    vm = re.search(rf"^({indent})version:[^\n]*$", block, re.M)
     if not vm:
         raise Refused("schemas/openapi.yaml: `info.version` is missing")
     indent = vm.group(1)
