@@ -46,8 +46,9 @@ class TestCase:
     kind: str = "vector"  # "vector" or "code"
     data: dict[str, Any] | None = None  # the plain vector (kind == "vector")
     func: Callable[..., Any] | None = None  # the test function (kind == "code")
-    bucket: str = "shared"  # shared | fresh | none
+    bucket: str = "shared"  # shared | fresh | cors | none
     description: str = ""
+    needs_profiles: list[str] = field(default_factory=list)  # must also be claimed, else not applicable
 
     __test__ = False  # not a pytest class
 
@@ -147,6 +148,7 @@ def load_vector_file(root: Path, rel: str) -> tuple[list[TestCase], list[Diagnos
             id=t["id"], title=t.get("title", ""), profile=t.get("profile", "core"),
             requirements=list(t.get("requirements") or []), location=yf.loc("tests", i, "id"),
             kind="vector", data=t, bucket=t.get("bucket", "shared"), description=t.get("description", ""),
+            needs_profiles=list(t.get("needs_profiles") or []),
         ))
     return tests, diags
 
@@ -169,7 +171,7 @@ def code_tests(root: Path) -> list[TestCase]:
         out.append(TestCase(id=meta["id"], title=meta["title"], profile=meta["profile"],
                             requirements=list(meta["requirements"]), location=Location(rel, line, 1),
                             kind="code", func=fn, bucket=meta.get("bucket", "shared"),
-                            description=meta.get("description", "")))
+                            description=meta.get("description", ""), needs_profiles=meta.get("needs_profiles", [])))
     return out
 
 

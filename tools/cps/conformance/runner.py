@@ -382,8 +382,8 @@ class Run:
                 skipped[t.id] = "needs a bucket of its own; --bucket was given"
             elif t.bucket == "cors" and self.config.bucket and not self.config.cors_bucket:
                 skipped[t.id] = "needs a bucket with the CORS test configuration; give --cors-bucket"
-            elif any(p not in self.config.profiles for p in (t.data or {}).get("needs_profiles", [])):
-                missing = [p for p in t.data["needs_profiles"] if p not in self.config.profiles]
+            elif any(p not in self.config.profiles for p in t.needs_profiles):
+                missing = [p for p in t.needs_profiles if p not in self.config.profiles]
                 skipped[t.id] = f"{NOT_APPLICABLE}: profile {', '.join(missing)} not claimed"
             else:
                 run.append(t)
