@@ -8,12 +8,14 @@ identifier is derived from the content, and the embedded font subsets are time-s
 same date (fontTools honours SOURCE_DATE_EPOCH), so the clock never shows in the output.
 
 Rendering takes seconds for the full RFC, so the bytes are cached under ``.cache/pdf/``, keyed on
-the SHA-256 of the print HTML and the WeasyPrint version: a frozen release is typeset once.
+the SHA-256 of the print HTML, the WeasyPrint and Pango versions and the font files: a frozen
+release is typeset once per machine (and per CI cache).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import html as _html
 import os
@@ -205,12 +207,39 @@ def available() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def environment_key() -> str:
+    """What the typeset bytes depend on besides the HTML: WeasyPrint, Pango and the font files."""
+    import shutil
+    import subprocess
+
+    import weasyprint
+
+    parts = [weasyprint.__version__]
+    try:
+        from weasyprint.text.ffi import pango
+
+        parts.append(str(pango.pango_version()))
+    except Exception:  # pragma: no cover - depends on the system libraries
+        parts.append("pango?")
+    fc_match = shutil.which("fc-match")
+    for family in ("DejaVu Serif", "DejaVu Serif:bold", "DejaVu Sans", "DejaVu Sans:bold", "DejaVu Sans Mono",
+                   "DejaVu Sans Mono:bold"):
+        if fc_match is None:
+            parts.append(family)
+            continue
+        found = subprocess.run([fc_match, "-f", "%{file}", family], capture_output=True, text=True).stdout.strip()
+        try:
+            parts.append(hashlib.sha256(Path(found).read_bytes()).hexdigest() if found else family)
+        except OSError:
+            parts.append(found)
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
 def cache_path(print_text: str, epoch: int, cache: Path | None) -> Path | None:
     if cache is None:
         return None
-    import weasyprint
-
-    key = hashlib.sha256(f"{PDF_FORMAT}\0{weasyprint.__version__}\0{epoch}\0{print_text}".encode("utf-8")).hexdigest()
+    key = hashlib.sha256(f"{PDF_FORMAT}\0{environment_key()}\0{epoch}\0{print_text}".encode("utf-8")).hexdigest()
     return cache / f"{key}.pdf"
 
 
