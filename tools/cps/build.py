@@ -260,9 +260,16 @@ def status_banner(ed: Edition, rel: str) -> str:
             "Released": "success", "Superseded": "danger"}.get(ed.status, "note")
     title = f"{spec.short_name} {ed.name} · {ed.status}" + (f" · {spec.date}" if spec.date else "")
     latest_link = f'<a href="{up}../{ed.latest}/">{html.escape(ed.latest)}</a>'
+    released = [v for v in ed.versions if v != versions.DRAFT]
     if ed.status == "Draft":
-        text = ("This is the working draft. It changes without notice; do not cite it or claim conformance to it. "
-                + (f"The current version is {latest_link}." if ed.latest != versions.DRAFT else "No version has been released yet."))
+        if ed.latest != versions.DRAFT:
+            current = f"The current version is {latest_link}."
+        elif released:
+            current = (f'No final version has been released yet; the newest pre-release is '
+                       f'<a href="{up}../{released[0]}/">{html.escape(released[0])}</a>.')
+        else:
+            current = "No version has been released yet."
+        text = f"This is the working draft. It changes without notice; do not cite it or claim conformance to it. {current}"
     elif ed.status == "Superseded":
         text = (f"Version {html.escape(ed.name)} (released {html.escape(date)}) has been superseded by {latest_link}. "
                 "It stays published at this address for good.")
