@@ -213,6 +213,11 @@ def test_builds_are_reproducible_and_releases_permanent(tmp_path):
     def tree(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
+    # with only a pre-release, latest/ is still the draft, whose banner names the pre-release
+    assert json.loads((a / "site" / "versions.json").read_text())[0] == {
+        "version": "draft", "title": "draft (Draft)", "aliases": ["latest"]}
+    assert 'the newest pre-release is <a href="../1.0.0-rc.1/">1.0.0-rc.1</a>' in page(a, "draft/index.html")
+    assert banner(page(a, "1.0.0-rc.1/index.html")) == "Release Candidate | FXS 1.0.0-rc.1 · Release Candidate · 2026-11-01"
     dist_a = tree(a / "dist")
     assert (a / "dist" / "SHA256SUMS").read_text() == (b / "dist" / "SHA256SUMS").read_text()
     assert dist_a == tree(b / "dist")
