@@ -50,3 +50,34 @@ def message(result: dict, test_id: str) -> str:
         if t["id"] == test_id:
             return t["message"]
     raise KeyError(test_id)
+
+
+def run_cli(args, access_key=None, secret_key=None, timeout=300, env_extra=None):
+    """Run ``python -m cps conformance ARGS`` in a subprocess (credentials through the environment)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "tools") + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("AWS_ACCESS_KEY_ID", None)
+    env.pop("AWS_SECRET_ACCESS_KEY", None)
+    if access_key is not None:
+        env["AWS_ACCESS_KEY_ID"] = access_key
+    if secret_key is not None:
+        env["AWS_SECRET_ACCESS_KEY"] = secret_key
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "cps", "conformance", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def list_buckets(server) -> list[str]:
+    """Bucket names on ``server`` (ListBuckets through the suite's own wire layer)."""
+    from cps.conformance.matcher import parse_xml, xml_path
+
+    ep = wire.Endpoint(server.url)
+    req = wire.Request("GET", "/")
+    host, _ = wire.address(ep, None, None)
+    req.set_header("Host", host)
+    wire.sign_header(req, wire.Credentials(server.access_key, server.secret_key), ep.region, wire.EMPTY_SHA256)
+    resp = wire.send(ep, req, host)
+    return xml_path(parse_xml(resp.body), "Buckets.Bucket[*].Name") or []

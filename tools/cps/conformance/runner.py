@@ -601,6 +601,7 @@ class Run:
         record["response"] = {
             "status": resp.status,
             "reason": resp.reason,
+            "elapsed_s": round(resp.elapsed, 4),
             "headers": [[k, wire.redact_header(k, v)] for k, v in resp.headers],
             "body_length": resp.length,
             "body_preview": _preview(resp.body[:wire.PREVIEW_RESPONSE], resp.header("Content-Type")),

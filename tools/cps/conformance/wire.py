@@ -298,9 +298,31 @@ class _Pool(threading.local):
 _pool = _Pool()
 
 
+IDLE_LIMIT = 2.0  # seconds; servers close idle keep-alive connections (Node.js after 5 s)
+
+
+def _usable(conn: http.client.HTTPConnection) -> bool:
+    """A kept-alive connection is reused only when recently used and not closed by the server."""
+    import select
+
+    sock = conn.sock
+    if sock is None:
+        return True  # not connected yet: http.client connects on the next request
+    if time.monotonic() - getattr(conn, "_cps_last_used", 0.0) > IDLE_LIMIT:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable  # readable while idle means EOF (closed) or stray bytes: do not reuse
+
+
 def _connection(endpoint: Endpoint) -> http.client.HTTPConnection:
     k = (endpoint.scheme, endpoint.host, endpoint.port)
     conn = _pool.conns.get(k)
+    if conn is not None and not _usable(conn):
+        conn.close()
+        conn = None
     if conn is None:
         if endpoint.scheme == "https":
             conn = http.client.HTTPSConnection(endpoint.host, endpoint.port, timeout=endpoint.timeout)
@@ -331,14 +353,13 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
          fresh_connection: bool = False) -> Response:
     """Send ``req`` exactly as built (plus Host and Content-Length); never retries.
 
-    A connection reused from an earlier request that the server closed meanwhile is reopened once
-    (before any byte of this request reached the server's application).
+    A kept-alive connection is reused only when it was used less than ``IDLE_LIMIT`` seconds ago
+    and the server has not closed it; otherwise a new connection is opened before sending.
     """
-    for attempt in (0, 1):
+    for attempt in (0,):
         conn = _connection(endpoint)
         if fresh_connection:
             conn.close()
-        reused = conn.sock is not None
         t0 = time.monotonic()
         try:
             conn.putrequest(req.method, req.target(), skip_host=True, skip_accept_encoding=True)
@@ -371,9 +392,6 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
             conn.close()
             _pool.conns.pop((endpoint.scheme, endpoint.host, endpoint.port), None)
-            if attempt == 0 and reused:
-                # a kept-alive connection the server had closed meanwhile; open a new one
-                continue
             raise WireError(f"the server closed the connection without answering ({type(exc).__name__})") from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -401,6 +419,7 @@ def send(endpoint: Endpoint, req: Request, host: str, read_body: bool = True,
                     else:
                         truncated = True
             headers = list(resp.getheaders())
+            conn._cps_last_used = time.monotonic()
             if resp.will_close:
                 conn.close()
                 _pool.conns.pop((endpoint.scheme, endpoint.host, endpoint.port), None)
