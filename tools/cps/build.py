@@ -510,6 +510,35 @@ def redirect_html(target: str, canonical: str) -> str:
 """
 
 
+def site_cache_key(docs: Path, cfg_path: Path, root: Path) -> str:
+    """Everything a version's mkdocs output depends on: the generated pages, the configuration,
+    mkdocs.yml, the versions of mkdocs and the theme, and the code of this module."""
+    import mkdocs
+    from importlib.metadata import version as dist_version
+
+    h = hashlib.sha256()
+    for path in sorted(p for p in docs.rglob("*") if p.is_file()):
+        h.update(path.relative_to(docs).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    stable = {k: v for k, v in cfg.items() if k not in ("docs_dir", "site_dir")}
+    h.update(json.dumps(stable, sort_keys=True).encode())
+    h.update((root / "mkdocs.yml").read_bytes())
+    h.update(f"{mkdocs.__version__}\0{dist_version('mkdocs-material')}".encode())
+    for mod in (render, sys.modules[__name__]):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()
+
+
+def store_site(built: Path, target: Path) -> None:
+    """Keep a copy of a frozen release's built site (written atomically: copy, then rename)."""
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copytree(built, tmp)
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def not_found_html(base_url: str) -> str:
     """The site-wide 404 page (GitHub Pages serves /404.html for any missing address)."""
     latest = html.escape(f"{base_url}latest/")
@@ -655,7 +684,14 @@ def build(root: Path, fmt: str = "human", site: bool = True, dist: bool = True, 
                 extra = {"site_url": ed.url, "extra": {"version": {"provider": "mike", "default": "latest"}}}
                 cfg = mkdocs_config(ed.spec, docs, tmp / "site" / ed.name, tmp / f"mkdocs-{ed.name}.json",
                                     extra=extra, config_root=root, with_changes=True)
+                site_key = site_cache_key(docs, cfg, root) if ed.name != versions.DRAFT else None
+                hit = cache / "site" / site_key if site_key else None
+                if hit is not None and hit.is_dir():
+                    shutil.copytree(hit, tmp / "site" / ed.name)  # a frozen release whose pages are unchanged
+                    continue
                 warnings = run_mkdocs(cfg)
+                if not warnings and hit is not None:
+                    store_site(tmp / "site" / ed.name, hit)
                 if warnings:
                     mk = [MKDOCS_FAILED.at(Location("mkdocs.yml", 1, 1), f"{ed.name}: {w}") for w in warnings]
                     print_diagnostics(mk, fmt, root)
