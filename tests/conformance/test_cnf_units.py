@@ -371,3 +371,15 @@ def test_catalogue_is_valid():
     ids = [t.id for t in tests]
     assert len(ids) == len(set(ids)) and len(ids) > 20
     assert all(t.requirements for t in tests)
+
+
+def test_not_applicable_does_not_make_profile_incomplete(fake_server):
+    put = {"op": "PutObject", "key": "${p}k", "body": "hello"}
+    t1 = _tc("t-ok", [put])
+    t2 = _tc("t-needs-other", [put])
+    t2.needs = ["second-identity"]
+    run = _run(fake_server, [t1, t2])
+    assert run.results["t-needs-other"].outcome == "skipped"
+    assert run.results["t-needs-other"].message.startswith("not applicable")
+    pv = profile_verdicts(list(run.results.values()), ["core"], False)
+    assert pv["core"]["verdict"] == "conforms"

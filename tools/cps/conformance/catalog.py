@@ -49,6 +49,7 @@ class TestCase:
     bucket: str = "shared"  # shared | fresh | cors | none
     description: str = ""
     needs_profiles: list[str] = field(default_factory=list)  # must also be claimed, else not applicable
+    needs: list[str] = field(default_factory=list)  # run conditions, e.g. "second-identity"
 
     __test__ = False  # not a pytest class
 
@@ -148,7 +149,7 @@ def load_vector_file(root: Path, rel: str) -> tuple[list[TestCase], list[Diagnos
             id=t["id"], title=t.get("title", ""), profile=t.get("profile", "core"),
             requirements=list(t.get("requirements") or []), location=yf.loc("tests", i, "id"),
             kind="vector", data=t, bucket=t.get("bucket", "shared"), description=t.get("description", ""),
-            needs_profiles=list(t.get("needs_profiles") or []),
+            needs_profiles=list(t.get("needs_profiles") or []), needs=list(t.get("needs") or []),
         ))
     return tests, diags
 

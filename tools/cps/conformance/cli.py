@@ -45,6 +45,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--access-key", help="access key ID (prefer the environment or --config)")
     r.add_argument("--secret-key", help="secret access key (prefer the environment or --config)")
     r.add_argument("--session-token", help="session token, if any")
+    r.add_argument("--alt-access-key", help="access key of a second identity that owns none of the run's buckets "
+                                            "(enables the tests of access denied to others; also CPS_ALT_ACCESS_KEY_ID)")
+    r.add_argument("--alt-secret-key", help="secret key of that second identity (also CPS_ALT_SECRET_ACCESS_KEY)")
     r.add_argument("--config", type=Path, help="YAML file with endpoint, region, access_key_id, secret_access_key, "
                                                "session_token, profiles, addressing, bucket")
     r.add_argument("--region", help="SigV4 region (default: us-east-1)")
@@ -176,7 +179,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of settings")
     known = {"endpoint", "region", "access_key_id", "secret_access_key", "session_token", "profiles", "addressing",
-             "bucket", "cors_bucket"}
+             "bucket", "cors_bucket", "alt_access_key_id", "alt_secret_access_key"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"--config {path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -220,12 +223,17 @@ def build_config(args, spec) -> "Any":
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     bucket = args.bucket or cfg.get("bucket")
+    alt_ak = args.alt_access_key or os.environ.get("CPS_ALT_ACCESS_KEY_ID") or cfg.get("alt_access_key_id")
+    alt_sk = args.alt_secret_key or os.environ.get("CPS_ALT_SECRET_ACCESS_KEY") or cfg.get("alt_secret_access_key")
+    if bool(alt_ak) != bool(alt_sk):
+        raise UsageError("give both --alt-access-key and --alt-secret-key (or neither)")
     return Config(
         endpoint=wire.Endpoint(endpoint.rstrip("/"), region, addressing, args.timeout),
         credentials=wire.Credentials(str(ak), str(sk), str(tok) if tok else None),
         profiles=profile_closure(spec, claimed),
         only=_split(args.only), skip=_split(args.skip), jobs=args.jobs, bucket=bucket,
         cors_bucket=getattr(args, "cors_bucket", None) or cfg.get("cors_bucket"),
+        alt_credentials=wire.Credentials(str(alt_ak), str(alt_sk)) if alt_ak else None,
     )
 
 
@@ -293,7 +301,10 @@ def _run(args) -> int:
     result = report.build_result(the_run, spec, target)
     if args.report:
         try:
-            report.write_reports(result, args.report, [config.credentials.secret_key, config.credentials.token or ""], spec)
+            secrets = [config.credentials.secret_key, config.credentials.token or ""]
+            if config.alt_credentials:
+                secrets.append(config.alt_credentials.secret_key)
+            report.write_reports(result, args.report, secrets, spec)
         except OSError as exc:
             _err(f"cannot write the report into {args.report}: {exc.strerror or exc}")
             return 2

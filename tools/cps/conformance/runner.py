@@ -111,6 +111,7 @@ class Config:
     jobs: int = 4
     bucket: str | None = None  # a given bucket (managed out of band)
     cors_bucket: str | None = None  # a bucket with the CORS test configuration (set up out of band)
+    alt_credentials: wire.Credentials | None = None  # a second identity that owns none of the run's buckets
     progress: bool = False
 
     def redacted(self) -> dict[str, Any]:
@@ -127,6 +128,8 @@ class Config:
             "jobs": self.jobs,
             "bucket": self.bucket,
             "cors_bucket": self.cors_bucket,
+            "second_identity": (wire.redact_access_key(self.alt_credentials.access_key)
+                                if self.alt_credentials else None),
         }
 
 
@@ -382,6 +385,9 @@ class Run:
                 skipped[t.id] = "needs a bucket of its own; --bucket was given"
             elif t.bucket == "cors" and self.config.bucket and not self.config.cors_bucket:
                 skipped[t.id] = "needs a bucket with the CORS test configuration; give --cors-bucket"
+            elif "second-identity" in t.needs and self.config.alt_credentials is None:
+                skipped[t.id] = (f"{NOT_APPLICABLE}: needs a second identity (--alt-access-key/--alt-secret-key) "
+                                 "that owns none of the run's buckets")
             elif any(p not in self.config.profiles for p in t.needs_profiles):
                 missing = [p for p in t.needs_profiles if p not in self.config.profiles]
                 skipped[t.id] = f"{NOT_APPLICABLE}: profile {', '.join(missing)} not claimed"
@@ -478,6 +484,10 @@ class Run:
         chunked = step.get("aws_chunked")
         if auth == "wrong-secret":
             creds = wire.Credentials(creds.access_key, creds.secret_key + "-wrong", creds.token)
+        elif auth == "second-identity":
+            if cfg.alt_credentials is None:
+                raise VectorError("auth: second-identity needs --alt-access-key/--alt-secret-key")
+            creds = cfg.alt_credentials
         elif auth == "unknown-key":
             creds = wire.Credentials("AKIACPSUNKNOWNKEY000", creds.secret_key, creds.token)
         now = _dt.datetime.now(_dt.timezone.utc)
