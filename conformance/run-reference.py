@@ -51,14 +51,13 @@ def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
             run.execute()
         finally:
             run.cleanup()
-        target = {"endpoint": "http://127.0.0.1:<port>", "implementation": name, "version": srv.version}
+        target = {"endpoint": srv.url, "implementation": name, "version": srv.version}
         if srv.restarts:
             target["note"] = f"the server process exited {srv.restarts} time(s) during the run and was restarted"
         result = report.build_result(run, spec, target)
-        # the port is random; keep the committed files stable
-        result["configuration"]["endpoint"] = "http://127.0.0.1:<port>"
         out = out_root / name / srv.version
-        report.write_reports(result, out, [srv.secret_key], spec)
+        netloc = srv.url.split("//", 1)[1]
+        report.write_reports(result, out, [srv.secret_key], spec, replace={netloc: "127.0.0.1:<port>", srv.url: "http://127.0.0.1:<port>"})
         return result
     finally:
         srv.stop()

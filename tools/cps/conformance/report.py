@@ -89,6 +89,7 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -255,8 +256,15 @@ def render_html(result: dict[str, Any], spec=None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_reports(result: dict[str, Any], out_dir: Path, secrets: list[str] = (), spec=None) -> list[Path]:
+def write_reports(result: dict[str, Any], out_dir: Path, secrets: list[str] = (), spec=None,
+                  replace: dict[str, str] | None = None) -> list[Path]:
+    """Write the three files; ``replace`` maps strings to stable stand-ins (e.g. a random port)."""
     out_dir = Path(out_dir)
+    if replace:
+        text = json.dumps(result)
+        for a, b in replace.items():
+            text = text.replace(a, b)
+        result = json.loads(text)
     paths = [out_dir / "result.json", out_dir / "junit.xml", out_dir / "report.html"]
     write_json(result, paths[0], secrets)
     _atomic_write(paths[1], scrub(junit(result), secrets))
