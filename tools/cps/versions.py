@@ -157,4 +157,24 @@ def load_tree(tree: Path, cache_root: Path):
 
 
 def load_release(root: Path, name: str):
-    return load_tree(root / RELEASES_DIR / name, root)
+    """A frozen release as a Spec. Releases never change (``cps check`` verifies them against
+    their manifest), so the loaded model is cached under the repository's ``.cache/`` keyed on
+    the manifest and the loader's code."""
+    tree = root / RELEASES_DIR / name
+    manifest = tree / "MANIFEST.sha256"
+    try:
+        from cps import cache
+    except ModuleNotFoundError:  # pragma: no cover - older toolkits without cps.cache
+        return load_tree(tree, root)
+    if not manifest.is_file() or not hasattr(cache, "cached"):
+        return load_tree(tree, root)
+    import ruamel.yaml
+
+    key = (cache.code_version("cps.loader", "cps.markdown", "cps.model", "cps.yamlio", "cps.versions"),
+           ruamel.yaml.__version__, str(tree.resolve()), manifest.read_text(encoding="utf-8"))
+    saved = cache.ROOT
+    cache.ROOT = root
+    try:
+        return cache.cached("release-spec", key, lambda: load_tree(tree, root))
+    finally:
+        cache.ROOT = saved if saved is not None else root
