@@ -63,6 +63,30 @@ def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
         srv.stop()
 
 
+def write_index(out_root: Path) -> Path:
+    """conformance/results/README.md: one line per implementation and profile, from the result files."""
+    import json
+
+    rows = []
+    for f in sorted(out_root.glob("*/*/result.json")):
+        d = json.loads(f.read_text(encoding="utf-8"))
+        name, version = f.parent.parent.name, f.parent.name
+        s = d["summary"]
+        verdicts = ", ".join(f"{p}: {v['verdict']}" for p, v in d["profile_verdicts"].items())
+        rows.append(f"| {name} | {version} | {s['tests']} | {s['pass']} | {s['fail']} | {s['blocked']} | "
+                    f"{s['error']} | {s['skipped']} | {verdicts} | [report]({name}/{version}/report.html) |")
+    text = ("# Reference conformance results\n\n"
+            "<!-- SPDX-License-Identifier: CC-BY-4.0 -->\n\n"
+            "Measured with `conformance/run-reference.py` (every profile claimed, so that every test runs).\n"
+            "Each directory holds `result.json` (schemas/conformance-result.schema.json), `junit.xml` and a\n"
+            "self-contained `report.html` with the request and response of every failure.\n\n"
+            "| implementation | version | tests | pass | fail | blocked | error | skipped | verdict per profile | |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n")
+    path = out_root / "README.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("implementations", nargs="*", metavar="IMPLEMENTATION", help="moto, s3rver (default: both)")
@@ -78,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['blocked']} blocked, {s['error']} error, {s['skipped']} skipped")
         for p, v in res["profile_verdicts"].items():
             print(f"  {p:<20} {v['verdict']}")
+    write_index(args.out)
     return 0
 
 

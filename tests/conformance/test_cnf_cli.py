@@ -41,6 +41,7 @@ def test_usage_errors_exit_2():
         (["run", "--endpoint", "ftp://x"], "expected a URL"),
         (["run", "--endpoint", "http://127.0.0.1:1", "--jobs", "0"], "--jobs"),
         (["run", "--endpoint", "http://127.0.0.1:1", "--vectors", "/nonexistent/dir"], "not a directory"),
+        (["run", "--endpoint", "http://127.0.0.1:1", "--only", "no-such-test-*"], "matches no test"),
     ]:
         proc = run_cli(args, access_key="AKIA", secret_key="secret")
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)

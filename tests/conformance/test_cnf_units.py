@@ -383,3 +383,35 @@ def test_not_applicable_does_not_make_profile_incomplete(fake_server):
     assert run.results["t-needs-other"].message.startswith("not applicable")
     pv = profile_verdicts(list(run.results.values()), ["core"], False)
     assert pv["core"]["verdict"] == "conforms"
+
+
+@pytest.mark.parametrize("signed, trailer", [(False, "x-amz-checksum-crc32"), (False, None), (True, None), (True, "x-amz-checksum-crc32")])
+@pytest.mark.parametrize("size", [0, 1, 1000, 65536, 200001])
+def test_aws_chunked_length_is_exact(signed, trailer, size):
+    from cps.conformance.runner import Body, _chunked_frames
+
+    body = Body(seed="len", size=size)
+    sig = {"key": b"k" * 32, "timestamp": "20260101T000000Z", "scope": "20260101/us-east-1/s3/aws4_request",
+           "seed": lambda: "0" * 64} if signed else None
+    gen, length = _chunked_frames(body, 65536, trailer, "AAAAAA==" if trailer else None, sig)
+    data = b"".join(gen())
+    assert len(data) == length
+    assert data.endswith(b"\r\n\r\n")
+    # unframing gives the data back
+    out, rest = b"", data
+    while True:
+        line, rest = rest.split(b"\r\n", 1)
+        n = int(line.split(b";")[0], 16)
+        if n == 0:
+            break
+        out, rest = out + rest[:n], rest[n + 2:]
+    assert out == b"".join(body.chunks())
+
+
+def test_virtual_host_addressing():
+    ep = wire.Endpoint("http://127.0.0.1:9000/prefix", addressing="virtual")
+    assert wire.address(ep, "bkt", "a/b") == ("bkt.127.0.0.1:9000", "/prefix/a/b")
+    ep2 = wire.Endpoint("http://127.0.0.1:9000")
+    assert wire.address(ep2, "bkt", "a b") == ("127.0.0.1:9000", "/bkt/a b")
+    req = wire.Request("GET", "/bkt/a b+c", [("uploads", None), ("prefix", "x/y")])
+    assert req.target() == "/bkt/a%20b%2Bc?prefix=x%2Fy&uploads"

@@ -276,6 +276,13 @@ def _run(args) -> int:
     config = build_config(args, spec)
     config.progress = (not args.no_progress) and sys.stderr.isatty()
     the_run = Run(config, tests, spec)
+    if config.only:
+        selected, _ = the_run.selection()
+        matched = [t for t in tests if t in selected or any(
+            _matches(t, p) for p in config.only)]
+        if not matched:
+            raise UsageError(f"--only {','.join(config.only)} matches no test (see `cps conformance list`)")
+    _sigterm_as_interrupt()
     progress = Progress(config.progress)
     interrupted = False
     try:
@@ -315,6 +322,31 @@ def _run(args) -> int:
     if interrupted:
         return 1
     return exit_code(result["profile_verdicts"], bool(config.only or config.skip))
+
+
+def _matches(t, pattern: str) -> bool:
+    import fnmatch
+
+    if pattern.upper().startswith("CPS-"):
+        return any(fnmatch.fnmatchcase(r, pattern.upper()) for r in t.requirements)
+    return fnmatch.fnmatchcase(t.id, pattern)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM cleans up like Ctrl-C (CI runners stop jobs with SIGTERM)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt()
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        pass
 
 
 def _summary(result: dict, the_run, quiet: bool) -> None:
