@@ -228,3 +228,26 @@ def test_a_released_id_cannot_silently_disappear(released):
 def test_rules_are_listed():
     r = run_cps("rules")
     assert "REL001  release-modified" in r.stdout and "REL002  released-id-dropped" in r.stdout
+
+
+# ----------------------------------------------------------------------------- versions
+def test_semver_precedence_and_status():
+    from cps import versions
+
+    order = ["0.9.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",
+             "1.0.1", "1.1.0", "2.0.0"]
+    parsed = [versions.parse(v) for v in order]
+    assert all(parsed) and sorted(parsed, key=versions.Version.key) == parsed
+    assert [str(v) for v in parsed] == order
+    for bad in ("1.0", "1.0.0-", "1.0.0-01", "v1.0.0", "1.0.0+build", ""):
+        assert versions.parse(bad) is None, bad
+    released = ["1.0.0-rc.1", "1.0.0", "1.1.0-rc.1"]
+    assert versions.current_status("1.0.0-rc.1", released) == "Superseded"
+    assert versions.current_status("1.0.0", released) == "Released"  # a newer pre-release does not supersede
+    assert versions.current_status("1.1.0-rc.1", released) == "Release Candidate"
+    assert versions.current_status("1.0.0", [*released, "1.1.0"]) == "Superseded"
+    assert versions.current_status("draft", released) == "Draft"
+    assert versions.latest_final(released) == "1.0.0" and versions.latest_final(["1.0.0-rc.1"]) is None
+    assert versions.status_label("2.0.0-beta.1") == "Pre-release"
+    assert versions.bump_between(versions.parse("1.0.0-rc.1"), versions.parse("1.0.0")) == "none"
+    assert str(versions.next_version(versions.parse("1.2.3"), "minor")) == "1.3.0"
