@@ -155,6 +155,8 @@ def test_release_candidate_then_final(released):
     assert codes(repo) == []
     cff = (repo / "CITATION.cff").read_text()
     assert "\nversion: 1.0.0\ndate-released: '2026-11-20'\n" in cff and "\n  version: 1.0.0\n" in cff
+    assert "\n  url: https://fixture.invalid/spec/1.0.0/\n" in cff  # the preferred citation: the permanent address
+    assert "\nurl: https://cloud-portable.github.io/storage/latest/\n" in cff  # the project: latest
     assert not list((repo / "releases").rglob(".cache")) and not list((repo / ".cache").glob("release-*"))
 
 

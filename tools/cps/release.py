@@ -163,9 +163,13 @@ def stamp_schema(text: str, site_url: str, version: str, name: str, rel: str) ->
     return _replace_line(text, r"^\$id:[^\n]*$", f"$id: {schema_id(site_url, version, name)}", "$id", rel)
 
 
-def stamp_citation(text: str, version: str, date: str) -> str:
-    """CITATION.cff after a final release: its version (top level and preferred-citation) and date."""
+def stamp_citation(text: str, version: str, date: str, site_url: str | None = None) -> str:
+    """CITATION.cff after a final release: its version (top level and preferred-citation), its
+    date, and the permanent address of the version in the preferred citation."""
     text = re.sub(r"^(\s*)version:[^\n]*$", lambda m: f"{m.group(1)}version: {_yaml_scalar(version)}", text, flags=re.M)
+    if site_url:
+        address = f"{site_url.rstrip('/')}/{version}/"
+        text = re.sub(r"^(  +)url:[^\n]*$", lambda m: f"{m.group(1)}url: {address}", text, flags=re.M)
     if re.search(r"^date-released:", text, re.M):
         return re.sub(r"^date-released:[^\n]*$", f"date-released: '{date}'", text, count=1, flags=re.M)
     return re.sub(r"^(version:[^\n]*)$", lambda m: f"{m.group(1)}\ndate-released: '{date}'", text, count=1, flags=re.M)
@@ -313,7 +317,7 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
         new_cff = None
         if citation.is_file() and not new.is_prerelease:
             new_cff = tmp / "CITATION.cff"
-            new_cff.write_text(stamp_citation(citation.read_text(encoding="utf-8"), str(new), day), encoding="utf-8")
+            new_cff.write_text(stamp_citation(citation.read_text(encoding="utf-8"), str(new), day, site_url), encoding="utf-8")
         # Everything is written: move it into place (two renames on one file system).
         target = root / RELEASES_DIR / str(new)
         target.parent.mkdir(exist_ok=True)
