@@ -33,7 +33,10 @@ def test_valid_vector_has_location(tmp_path):
     vec = [t for t in tests if t.kind == "vector"]
     assert diags == [] and [t.id for t in vec] == ["t-one"]
     assert vec[0].location == Location("conformance/vectors/a.yaml", 2, 9)
-    assert any(t.kind == "code" for t in tests)  # code-based tests are registered with the same metadata
+    # code-based tests belong to repositories that ship them, with the same metadata as vectors
+    assert not any(t.kind == "code" for t in tests)
+    code = [t for t in load_tests(ROOT)[0] if t.kind == "code"]
+    assert code and all(t.requirements and t.profile and t.location.path == "tools/cps/conformance/codetests.py" for t in code)
 
 
 def test_cnf001_schema_and_syntax(tmp_path):

@@ -33,6 +33,7 @@ CITES_NON_TESTABLE = rule("CNF006", "conformance-cites-untestable",
                           "A conformance test cites a requirement on clients or one verified by inspection.", WARNING)
 
 VECTOR_DIR = "conformance/vectors"
+CODETESTS_REL = "tools/cps/conformance/codetests.py"
 SCHEMA_REL = "schemas/conformance-vector.schema.json"
 
 
@@ -192,7 +193,10 @@ def load_tests(root: Path, vector_dir: Path | None = None) -> tuple[list[TestCas
         t, d = load_vector_file(base, rel)
         tests += t
         diags += d
-    tests += code_tests(root)
+    # Code-based tests live in the toolkit; they belong to repositories that ship it (this one, its
+    # forks and scratch copies), not to every specification tree cps is pointed at.
+    if (root / CODETESTS_REL).exists():
+        tests += code_tests(root)
     seen: dict[str, TestCase] = {}
     unique = []
     for t in tests:
