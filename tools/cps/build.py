@@ -271,7 +271,11 @@ def status_banner(ed: Edition, rel: str) -> str:
             current = "No version has been released yet."
         text = f"This is the working draft. It changes without notice; do not cite it or claim conformance to it. {current}"
     elif ed.status == "Superseded":
-        text = (f"Version {html.escape(ed.name)} (released {html.escape(date)}) has been superseded by {latest_link}. "
+        # a final release is superseded by the newest final release, a pre-release by the newest release
+        this = versions.parse(ed.name)
+        by = released[0] if this is not None and this.is_prerelease else ed.latest
+        by_link = f'<a href="{up}../{by}/">{html.escape(by)}</a>'
+        text = (f"Version {html.escape(ed.name)} (released {html.escape(date)}) has been superseded by {by_link}. "
                 "It stays published at this address for good.")
     elif ed.status in ("Release Candidate", "Pre-release"):
         text = (f"This is a pre-release ({html.escape(date)}) for review and testing; it may still change before the final "
