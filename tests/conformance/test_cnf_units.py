@@ -415,3 +415,10 @@ def test_virtual_host_addressing():
     assert wire.address(ep2, "bkt", "a b") == ("127.0.0.1:9000", "/bkt/a b")
     req = wire.Request("GET", "/bkt/a b+c", [("uploads", None), ("prefix", "x/y")])
     assert req.target() == "/bkt/a%20b%2Bc?prefix=x%2Fy&uploads"
+
+
+def test_schemas_are_valid_json_schema():
+    import jsonschema
+
+    for name in ("conformance-vector.schema.json", "conformance-result.schema.json"):
+        jsonschema.Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text()))

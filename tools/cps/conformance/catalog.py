@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cps.diagnostics import ERROR, WARNING, Diagnostic, Location, rule
+from cps.diagnostics import WARNING, Diagnostic, Location, rule
 from cps.yamlio import load_yaml, to_plain
 
 VECTOR_INVALID = rule("CNF001", "conformance-vector-invalid",

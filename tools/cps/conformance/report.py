@@ -18,7 +18,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from cps.conformance import SUITE_VERSION
-from cps.conformance.reqs import anchor_url, site_url
+from cps.conformance.reqs import anchor_url
 from cps.conformance.runner import OUTCOMES, TestResult, profile_verdicts, requirement_verdicts
 
 RESULT_SCHEMA_ID = "https://cloud-portable.github.io/storage/schemas/conformance-result.schema.json"

@@ -21,10 +21,8 @@ import base64
 import datetime as _dt
 import fnmatch
 import hashlib
-import os
 import re
 import secrets
-import sys
 import threading
 import time
 import zlib
@@ -308,22 +306,20 @@ def _chunked_frames(body: Body, chunk_size: int, trailer: str | None, trailer_va
             yield b"0\r\n\r\n"
 
     # the length is arithmetic for well-formed framing; for broken framing the caller measures it
-    if True:
-        if not (tamper is not None or malform or opts.get("omit_trailer") or opts.get("wrong_trailer_signature")):
-            n = body.length
-            full, rest = divmod(n, chunk_size)
-            sizes = [chunk_size] * full + ([rest] if rest else [])
-            if signed:
-                length = sum(len(f"{x:x}") + 17 + 64 + 2 + x + 2 for x in sizes) + 1 + 17 + 64 + 2
-                if trailer:
-                    length += len(f"{trailer}:{trailer_value}\r\n") + len("x-amz-trailer-signature:") + 64 + 4
-                else:
-                    length += 2
-            else:
-                length = sum(len(f"{x:x}") + 2 + x + 2 for x in sizes)
-                length += len(f"0\r\n{trailer}:{trailer_value}\r\n\r\n") if trailer else 5
-            return frames, length
-    return frames, None  # computed by the caller after the seed signature exists
+    if tamper is not None or malform or opts.get("omit_trailer") or opts.get("wrong_trailer_signature"):
+        return frames, None
+    full, rest = divmod(body.length, chunk_size)
+    sizes = [chunk_size] * full + ([rest] if rest else [])
+    if signed:
+        length = sum(len(f"{x:x}") + 17 + 64 + 2 + x + 2 for x in sizes) + 1 + 17 + 64 + 2
+        if trailer:
+            length += len(f"{trailer}:{trailer_value}\r\n") + len("x-amz-trailer-signature:") + 64 + 4
+        else:
+            length += 2
+    else:
+        length = sum(len(f"{x:x}") + 2 + x + 2 for x in sizes)
+        length += len(f"0\r\n{trailer}:{trailer_value}\r\n\r\n") if trailer else 5
+    return frames, length
 
 
 # ---------------------------------------------------------------- the run
@@ -606,8 +602,6 @@ class Run:
         except wire.WireError as exc:
             record["error"] = str(exc)
             raise
-        finally:
-            pass
         record["response"] = {
             "status": resp.status,
             "reason": resp.reason,
