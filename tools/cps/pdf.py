@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cps.model import Spec
 
-PDF_FORMAT = "3"  # bump when the print HTML/CSS changes in a way the cache key would not see
+PDF_FORMAT = "4"  # bump when the print HTML/CSS changes in a way the cache key would not see
 EPOCH_WITHOUT_DATE = 315532800  # 1980-01-01T00:00:00Z, the same fixed date as the zip entries
 _ENV_LOCK = threading.Lock()
 
@@ -66,6 +66,7 @@ main h2 { font-size: 17pt; break-before: page; string-set: cps-section content()
 main h3 { font-size: 13pt; margin-top: 7mm; }
 main h4 { font-size: 11pt; }
 main h5, main h6 { font-size: 10pt; }
+main h4, main h5, main h6 { bookmark-level: none; }
 a { color: #1a237e; text-decoration: none; }
 p, li { orphans: 2; widows: 2; hyphens: auto; }
 code, pre { font-family: "DejaVu Sans Mono", monospace; font-size: 8.3pt; }
