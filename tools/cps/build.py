@@ -704,7 +704,12 @@ def build(root: Path, fmt: str = "human", site: bool = True, dist: bool = True, 
                     return 1
         listings = {}
         for ed in eds:
-            data = jobs.result(ed.name)
+            try:
+                data = jobs.result(ed.name)
+            except Exception as exc:  # WeasyPrint or its system libraries failed in the worker
+                print(f"cps build: the PDF of {ed.name} could not be typeset ({type(exc).__name__}: {exc}); "
+                      "site/ and dist/ were left as they were.", file=sys.stderr)
+                return 1
             if data is not None:
                 files[ed.name]["cps.pdf"] = data
             listings[ed.name] = finish_dist(files[ed.name], tmp / "dist" / ed.name)
