@@ -428,6 +428,28 @@ def te_chunked_plain(ctx):
         ctx.check({"op": "GetObject", "key": "${p}obj", "expect": {"status": 200, "body": {"generate": 10000, "seed": "te"}}})
 
 
+@code_test("raw-head-no-body", "HEAD responses (success and error) carry no body bytes on the wire",
+           "core", ["CPS-HTTP-054"])
+def head_no_body(ctx):
+    ctx.setup({"op": "PutObject", "key": "${p}obj", "body": "some content"})
+    for key, what in (("${p}obj", "an existing object"), ("${p}missing", "a missing key")):
+        req, host = _prepared(ctx, {"op": "HeadObject", "key": key})
+        sock = _connect(ctx)
+        try:
+            sock.sendall(_raw_head(req, host))
+            buf = _recv_until(sock, b"", lambda b: b"\r\n\r\n" in b, 5)
+            extra = _recv_until(sock, buf.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in buf else b"",
+                                lambda b: False, 0.5)
+        finally:
+            sock.close()
+        head = buf.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        status = int(head.split(" ", 2)[1]) if head.startswith("HTTP/") else None
+        rec = _note(ctx, f"HEAD {what} (raw socket)", f"HEAD {req.target()}", status,
+                    head + ("\n\n(then " + str(len(extra)) + " body bytes)" if extra else ""))
+        if extra:
+            ctx.fail(f"the response to HEAD for {what} was followed by {len(extra)} body bytes", rec)
+
+
 # ---------------------------------------------------------------- presigned reuse, secrets, TLS
 
 
