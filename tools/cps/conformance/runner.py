@@ -343,6 +343,7 @@ class Run:
         self.started = None
         self.finished = None
         self.interrupted = False
+        self.bucket_may_exist = False  # set when the run's CreateBucket was (or may have been) sent
         self.setup_error: str | None = None
         self.cleanup_report: list[str] = []
         self._done = 0
@@ -875,8 +876,14 @@ class Run:
             if resp.status != 200:
                 raise RuntimeError(f"the given bucket {self.bucket} is not usable: HeadBucket answered {resp.status}")
             return
-        resp, _ = self.exchange({"op": "CreateBucket", "bucket": self.bucket}, ctx.env)
+        self.bucket_may_exist = True
+        try:
+            resp, _ = self.exchange({"op": "CreateBucket", "bucket": self.bucket}, ctx.env)
+        except wire.WireError as exc:
+            self.bucket_may_exist = not str(exc).startswith("connection refused")
+            raise
         if not 200 <= resp.status < 300:
+            self.bucket_may_exist = False
             raise RuntimeError(f"cannot create the run's bucket {self.bucket}: CreateBucket answered {resp.status} "
                                f"{resp.body[:300].decode('utf-8', 'replace')!r}; use --bucket to name an existing one")
 
@@ -978,6 +985,8 @@ class Run:
             self._quiet({"op": "DeleteObject", "bucket": bucket, "key": k})
         if delete_bucket:
             resp = self._quiet({"op": "DeleteBucket", "bucket": bucket})
+            if resp is not None and resp.status == 404 and bucket == self.bucket and bucket not in self.created_buckets:
+                return  # the run's bucket was never created
             if resp is None or resp.status not in (200, 204, 404):
                 left = self._list_keys(bucket, None)
                 self.cleanup_report.append(f"bucket {bucket} could not be deleted "
@@ -994,7 +1003,8 @@ class Run:
             buckets = list(self.created_buckets)
             if self.config.bucket:
                 self.empty_and_delete(self.bucket, delete_bucket=False)
-            elif self.bucket not in buckets and self.setup_error is None and self.results:
+            elif self.bucket not in buckets and self.bucket_may_exist:
+                # the run's bucket, also when an interruption came while it was being created
                 buckets.insert(0, self.bucket)
             for b in buckets:
                 if b == self.config.bucket:
