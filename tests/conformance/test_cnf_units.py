@@ -422,3 +422,33 @@ def test_schemas_are_valid_json_schema():
 
     for name in ("conformance-vector.schema.json", "conformance-result.schema.json"):
         jsonschema.Draft202012Validator.check_schema(json.loads((ROOT / "schemas" / name).read_text()))
+
+
+def test_streaming_signatures_match_the_aws_example():
+    """The chunked-upload example of the AWS S3 API Reference (seed and chunk signatures)."""
+    creds = wire.Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    req = wire.Request("PUT", "/examplebucket/chunkObject.txt")
+    for k, v in [("Host", "s3.amazonaws.com"), ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+                 ("Content-Encoding", "aws-chunked"), ("x-amz-decoded-content-length", "66560"),
+                 ("Content-Length", "66824")]:
+        req.set_header(k, v)
+    seed = wire.sign_header(req, creds, "us-east-1", wire.STREAMING_SIGNED, "20130524T000000Z",
+                            signed_names=["content-encoding", "content-length", "host", "x-amz-content-sha256",
+                                          "x-amz-date", "x-amz-decoded-content-length", "x-amz-storage-class"])
+    assert seed == "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+    key = wire.signing_key(creds.secret_key, "20130524", "us-east-1")
+    scope = "20130524/us-east-1/s3/aws4_request"
+    s1 = wire.chunk_signature(key, "20130524T000000Z", scope, seed, hashlib.sha256(b"a" * 65536).hexdigest())
+    s2 = wire.chunk_signature(key, "20130524T000000Z", scope, s1, hashlib.sha256(b"a" * 1024).hexdigest())
+    s3 = wire.chunk_signature(key, "20130524T000000Z", scope, s2, wire.EMPTY_SHA256)
+    assert (s1, s2, s3) == ("ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+                            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+                            "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9")
+
+
+def test_presigned_url_matches_the_aws_example():
+    creds = wire.Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    req = wire.Request("GET", "/test.txt")
+    req.set_header("Host", "examplebucket.s3.amazonaws.com")
+    wire.presign(req, creds, "us-east-1", expires=86400, timestamp="20130524T000000Z")
+    assert dict(req.params)["X-Amz-Signature"] == "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
