@@ -111,6 +111,13 @@ def test_coverage_counts():
     assert cov["total"] == {"requirements": 3, "covered": 2, "tests": 2, "percent": 66.7, "must": 3, "must_covered": 2}
 
 
+def test_coverage_markdown():
+    from cps.conformance.catalog import coverage_markdown
+
+    md = coverage_markdown(_spec(), [_tc("a", "core", ["CPS-OBJ-001"])])
+    assert "| core | 2 | 1 | 50.0% | 1/2 | 1 |" in md and "`CPS-OBJ-002`" in md and "`CPS-MPU-001`" in md
+
+
 def test_repository_catalogue_traces_to_the_spec():
     """Every test in the repository cites requirements that exist, in a compatible profile."""
     spec = load_spec(ROOT)

@@ -300,3 +300,21 @@ def conformance_check(spec) -> list[Diagnostic]:
 
 
 CHECKS = [conformance_check]
+
+
+def coverage_markdown(spec, tests: list[TestCase]) -> str:
+    """The coverage figure as a Markdown table (for the built site or a CI summary)."""
+    cov = coverage(spec, tests)
+    lines = ["| profile | server requirements verified by test | with a test | coverage | MUST covered | tests |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for p, d in cov["profiles"].items():
+        pct = f"{d['percent']}%" if d["percent"] is not None else "n/a"
+        lines.append(f"| {p} | {d['requirements']} | {d['covered']} | {pct} | {d['must_covered']}/{d['must']} | {d['tests']} |")
+    t = cov["total"]
+    pct = f"{t['percent']}%" if t["percent"] is not None else "n/a"
+    lines.append(f"| **total** | {t['requirements']} | {t['covered']} | {pct} | {t['must_covered']}/{t['must']} | {t['tests']} |")
+    untested = [rid for d in cov["profiles"].values() for rid in d["uncovered"]]
+    if untested:
+        lines.append("")
+        lines.append("Requirements without a test: " + ", ".join(f"`{r}`" for r in untested) + ".")
+    return "\n".join(lines) + "\n"

@@ -70,7 +70,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list the tests and the requirements they cite")
     ls.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE", help="only tests of these profiles")
-    ls.add_argument("--format", choices=("text", "json"), default="text")
+    ls.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                    help="markdown: only the coverage table (for a CI summary or the site)")
     ls.add_argument("--coverage", action="store_true", help="print requirement coverage per profile")
     ls.add_argument("--vectors", type=Path, metavar="DIR", help="read vectors from DIR instead of conformance/vectors")
     for sp in (r, ls):
@@ -140,6 +141,11 @@ def _list(args) -> int:
     want = set(_split(args.profiles))
     shown = [t for t in tests if not want or t.profile in want]
     cov = coverage(spec, tests)
+    if args.format == "markdown":
+        from cps.conformance.catalog import coverage_markdown
+
+        print(coverage_markdown(spec, tests), end="")
+        return 0
     if args.format == "json":
         out: dict[str, Any] = {"tests": [t.to_json() for t in shown]}
         if args.coverage:
