@@ -63,6 +63,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--report", type=Path, metavar="DIR", help="write result.json, junit.xml and report.html into DIR")
     r.add_argument("--vectors", type=Path, metavar="DIR", help="read vectors from DIR instead of conformance/vectors")
     r.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each response (default: 30)")
+    r.add_argument("--ca-bundle", type=Path, help="PEM file of certificate authorities to trust for https "
+                                                  "(default: AWS_CA_BUNDLE or the system's)")
     r.add_argument("--target-name", help="implementation name recorded in the report (e.g. moto)")
     r.add_argument("--target-version", help="implementation version recorded in the report")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
@@ -185,7 +187,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"--config {path}: expected a mapping of settings")
     known = {"endpoint", "region", "access_key_id", "secret_access_key", "session_token", "profiles", "addressing",
-             "bucket", "cors_bucket", "alt_access_key_id", "alt_secret_access_key"}
+             "bucket", "cors_bucket", "alt_access_key_id", "alt_secret_access_key", "ca_bundle"}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"--config {path}: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -233,8 +235,11 @@ def build_config(args, spec) -> "Any":
     alt_sk = args.alt_secret_key or os.environ.get("CPS_ALT_SECRET_ACCESS_KEY") or cfg.get("alt_secret_access_key")
     if bool(alt_ak) != bool(alt_sk):
         raise UsageError("give both --alt-access-key and --alt-secret-key (or neither)")
+    ca = getattr(args, "ca_bundle", None) or os.environ.get("AWS_CA_BUNDLE") or cfg.get("ca_bundle")
+    if ca and not Path(ca).is_file():
+        raise UsageError(f"--ca-bundle {ca}: no such file")
     return Config(
-        endpoint=wire.Endpoint(endpoint.rstrip("/"), region, addressing, args.timeout),
+        endpoint=wire.Endpoint(endpoint.rstrip("/"), region, addressing, args.timeout, str(ca) if ca else None),
         credentials=wire.Credentials(str(ak), str(sk), str(tok) if tok else None),
         profiles=profile_closure(spec, claimed),
         only=_split(args.only), skip=_split(args.skip), jobs=args.jobs, bucket=bucket,

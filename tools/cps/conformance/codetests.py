@@ -74,7 +74,7 @@ def _connect(ctx) -> socket.socket:
     ep = ctx.run.config.endpoint
     sock = socket.create_connection((ep.host, ep.port), timeout=10)
     if ep.scheme == "https":
-        sock = ssl.create_default_context().wrap_socket(sock, server_hostname=ep.host)
+        sock = ssl.create_default_context(cafile=ep.ca_bundle).wrap_socket(sock, server_hostname=ep.host)
     return sock
 
 
@@ -520,7 +520,7 @@ def _tls_endpoint(ctx):
 
 
 def _handshake(ep, minimum=None, maximum=None, verify=True) -> tuple[bool, str]:
-    ctx = ssl.create_default_context()
+    ctx = ssl.create_default_context(cafile=ep.ca_bundle)
     if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE

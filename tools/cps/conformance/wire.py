@@ -170,6 +170,7 @@ class Endpoint:
     region: str = "us-east-1"
     addressing: str = "path"  # or "virtual"
     timeout: float = 30.0
+    ca_bundle: str | None = None  # PEM file of CAs to trust for https (default: the system's)
 
     @property
     def scheme(self) -> str:
@@ -325,7 +326,10 @@ def _connection(endpoint: Endpoint) -> http.client.HTTPConnection:
         conn = None
     if conn is None:
         if endpoint.scheme == "https":
-            conn = http.client.HTTPSConnection(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=endpoint.ca_bundle) if endpoint.ca_bundle else None
+            conn = http.client.HTTPSConnection(endpoint.host, endpoint.port, timeout=endpoint.timeout, context=ctx)
         else:
             conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=endpoint.timeout)
         _pool.conns[k] = conn
