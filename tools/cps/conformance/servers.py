@@ -177,12 +177,43 @@ def start_moto(port: int | None = None) -> Server:
     return srv
 
 
-def start_s3rver(port: int | None = None) -> Server:
+def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throw-away certificate for ``host`` (key.pem, cert.pem), made with ``cryptography``."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_path, cert_path = directory / "key.pem", directory / "cert.pem"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+def start_s3rver(port: int | None = None, tls: bool = False) -> Server:
     port = port or free_port()
     tmp = tempfile.mkdtemp(prefix="cps-s3rver-")
     data = Path(tmp) / "data"
     data.mkdir()
     log = Path(tmp) / "server.log"
+    tls_args: list[str] = []
+    cert_path = None
+    if tls:
+        key_path, cert_path = self_signed_certificate(Path(tmp))
+        tls_args = ["--key", str(key_path), "--cert", str(cert_path)]
     exe = REPO / "node_modules" / ".bin" / "s3rver"
     if not exe.exists():
         found = shutil.which("s3rver")
@@ -191,10 +222,12 @@ def start_s3rver(port: int | None = None) -> Server:
         exe = Path(found)
     env = dict(os.environ)
     env["NODE_OPTIONS"] = (env.get("NODE_OPTIONS", "") + " --openssl-legacy-provider").strip()
-    cmd = [str(exe), "-d", str(data), "-a", "127.0.0.1", "-p", str(port), "--silent"]
+    cmd = [str(exe), "-d", str(data), "-a", "127.0.0.1", "-p", str(port), "--silent", *tls_args]
     proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     srv = Server("s3rver", _version_npm("s3rver"), url, "S3RVER", "S3RVER", proc, tmp, log, _cmd=cmd, _env=env)
+    if cert_path is not None:
+        srv.extra["ca_bundle"] = str(cert_path)
     try:
         _wait(url, proc, log)
     except Exception:
