@@ -48,9 +48,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     r.add_argument("--alt-access-key", help="access key of a second identity that owns none of the run's buckets "
                                             "(enables the tests of access denied to others; also CPS_ALT_ACCESS_KEY_ID)")
     r.add_argument("--alt-secret-key", help="secret key of that second identity (also CPS_ALT_SECRET_ACCESS_KEY)")
-    r.add_argument("--config", type=Path, help="YAML file with endpoint, region, access_key_id, secret_access_key, "
-                                               "session_token, profiles, addressing, bucket")
-    r.add_argument("--region", help="SigV4 region (default: us-east-1)")
+    r.add_argument("--config", type=Path, help="YAML file with any of endpoint, region, access_key_id, secret_access_key, "
+                                               "session_token, profiles, addressing, bucket, cors_bucket, "
+                                               "alt_access_key_id, alt_secret_access_key, ca_bundle")
+    r.add_argument("--region", help="SigV4 region (default: AWS_REGION, else us-east-1)")
     r.add_argument("--profile", action="append", dest="profiles", metavar="PROFILE",
                    help="claimed profile; repeat or comma-separate (default: core). Profiles they require are added.")
     r.add_argument("--addressing", choices=("path", "virtual"), help="bucket addressing style (default: path)")
