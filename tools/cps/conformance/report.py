@@ -200,6 +200,10 @@ def render_html(result: dict[str, Any], spec=None) -> str:
     for k, v in tgt.items():
         if k not in ("endpoint",):
             rows.append((f"Target {k}", v))
+    left = (result.get("cleanup") or {}).get("incomplete") or []
+    rows.append(("Clean-up", "; ".join(left) if left else "everything the run created was removed"))
+    if result.get("interrupted"):
+        rows.append(("Interrupted", "yes: tests that did not run are skipped"))
     if cfg.get("only"):
         rows.append(("--only", " ".join(cfg["only"])))
     if cfg.get("skip"):
