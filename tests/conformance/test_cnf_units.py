@@ -452,3 +452,12 @@ def test_presigned_url_matches_the_aws_example():
     req.set_header("Host", "examplebucket.s3.amazonaws.com")
     wire.presign(req, creds, "us-east-1", expires=86400, timestamp="20130524T000000Z")
     assert dict(req.params)["X-Amz-Signature"] == "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+
+
+def test_key_of_1024_bytes_is_exactly_1024_bytes():
+    """obj-key-1024-bytes relies on the length of the test's key prefix (40 bytes)."""
+    run = Run(Config(wire.Endpoint("http://127.0.0.1:1"), wire.Credentials("A", "S"), ["core"]), [], None)
+    tests, _ = load_tests(ROOT)
+    t = next(t for t in tests if t.id == "obj-key-1024-bytes")
+    key = substitute(t.data["steps"][0]["key"], {"p": f"{run.prefix}{t.id}/"})
+    assert len(key.encode("utf-8")) == 1024
