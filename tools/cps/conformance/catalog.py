@@ -173,7 +173,8 @@ def code_tests(root: Path) -> list[TestCase]:
         out.append(TestCase(id=meta["id"], title=meta["title"], profile=meta["profile"],
                             requirements=list(meta["requirements"]), location=Location(rel, line, 1),
                             kind="code", func=fn, bucket=meta.get("bucket", "shared"),
-                            description=meta.get("description", ""), needs_profiles=meta.get("needs_profiles", [])))
+                            description=meta.get("description", ""), needs_profiles=meta.get("needs_profiles", []),
+                            needs=meta.get("needs", [])))
     return out
 
 

@@ -68,6 +68,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                                                   "(default: AWS_CA_BUNDLE or the system's)")
     r.add_argument("--target-name", help="implementation name recorded in the report (e.g. moto)")
     r.add_argument("--target-version", help="implementation version recorded in the report")
+    r.add_argument("--large", action="store_true", help="also run the tests that upload and copy objects over 5 GiB "
+                                                        "(slow; needs that much space on the server)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     r.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
 
@@ -246,6 +248,7 @@ def build_config(args, spec) -> "Any":
         only=_split(args.only), skip=_split(args.skip), jobs=args.jobs, bucket=bucket,
         cors_bucket=getattr(args, "cors_bucket", None) or cfg.get("cors_bucket"),
         alt_credentials=wire.Credentials(str(alt_ak), str(alt_sk)) if alt_ak else None,
+        large=bool(getattr(args, "large", False)),
     )
 
 

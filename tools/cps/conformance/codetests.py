@@ -23,11 +23,12 @@ REGISTRY: list[dict[str, Any]] = []
 
 
 def code_test(id: str, title: str, profile: str, requirements: list[str], bucket: str = "shared",
-              description: str = "", needs_profiles: list[str] | None = None) -> Callable:
+              description: str = "", needs_profiles: list[str] | None = None,
+              needs: list[str] | None = None) -> Callable:
     def deco(fn):
         REGISTRY.append({"id": id, "title": title, "profile": profile, "requirements": list(requirements),
                          "bucket": bucket, "description": description or (fn.__doc__ or "").strip(), "func": fn,
-                         "needs_profiles": list(needs_profiles or [])})
+                         "needs_profiles": list(needs_profiles or []), "needs": list(needs or [])})
         return fn
     return deco
 
@@ -448,6 +449,41 @@ def head_no_body(ctx):
                     head + ("\n\n(then " + str(len(extra)) + " body bytes)" if extra else ""))
         if extra:
             ctx.fail(f"the response to HEAD for {what} was followed by {len(extra)} body bytes", rec)
+
+
+# ---------------------------------------------------------------- objects over 5 GiB (opt-in: --large)
+
+LARGE_SOURCE = 5 * 1024 ** 3 + 1  # one byte over the single-request limit of AWS
+
+
+def _large_source(ctx, key: str) -> None:
+    """A multipart object of 5 GiB + 1 byte (two parts), streamed from generated data."""
+    half = LARGE_SOURCE // 2
+    ctx.setup({"op": "CreateMultipartUpload", "key": key, "capture": {"luid": "xml.UploadId"}})
+    ctx.setup({"op": "UploadPart", "key": key, "upload_id": "${luid}", "part_number": 1,
+               "body": {"generate": half, "seed": "large1"}, "payload_hash": "unsigned", "capture": {"le1": "header.ETag"}})
+    ctx.setup({"op": "UploadPart", "key": key, "upload_id": "${luid}", "part_number": 2,
+               "body": {"generate": LARGE_SOURCE - half, "seed": "large2"}, "payload_hash": "unsigned",
+               "capture": {"le2": "header.ETag"}})
+    ctx.setup({"op": "CompleteMultipartUpload", "key": key, "upload_id": "${luid}",
+               "parts": [{"part": 1, "etag": "${le1}"}, {"part": 2, "etag": "${le2}"}]})
+    ctx.setup({"op": "HeadObject", "key": key, "expect": {"status": 200, "headers": {"Content-Length": LARGE_SOURCE}}})
+
+
+@code_test("large-copy-limits", "Copies of a source over 5 GiB: CopyObject within the server's limit, UploadPartCopy never",
+           "multipart", ["CPS-OBJ-114", "CPS-MPU-032"], needs=["large-objects"],
+           description="Uploads an object of 5 GiB + 1 byte (opt-in with --large). CopyObject either copies it "
+                       "(a server whose single-request limit is higher) or answers 400 InvalidRequest; "
+                       "UploadPartCopy of the whole source would make a part over 5 GiB and must be refused with 400.")
+def large_copy_limits(ctx):
+    _large_source(ctx, "${p}large")
+    resp = ctx.check({"op": "CopyObject", "key": "${p}copy", "copy_source": "${bucket}/${p}large",
+                      "expect": {"any_of": [{"status": 200}, {"status": 400, "error": "InvalidRequest"}]}})
+    if resp is not None and resp.status == 200:
+        ctx.check({"op": "HeadObject", "key": "${p}copy", "expect": {"status": 200, "headers": {"Content-Length": LARGE_SOURCE}}})
+    ctx.setup({"op": "CreateMultipartUpload", "key": "${p}dst", "capture": {"duid": "xml.UploadId"}})
+    ctx.check({"op": "UploadPartCopy", "key": "${p}dst", "upload_id": "${duid}", "part_number": 1,
+               "copy_source": "${bucket}/${p}large", "expect": {"status": 400}})
 
 
 # ---------------------------------------------------------------- presigned reuse, secrets, TLS

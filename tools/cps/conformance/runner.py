@@ -110,6 +110,7 @@ class Config:
     bucket: str | None = None  # a given bucket (managed out of band)
     cors_bucket: str | None = None  # a bucket with the CORS test configuration (set up out of band)
     alt_credentials: wire.Credentials | None = None  # a second identity that owns none of the run's buckets
+    large: bool = False  # run the tests that move objects over 5 GiB
     progress: bool = False
 
     def redacted(self) -> dict[str, Any]:
@@ -128,6 +129,7 @@ class Config:
             "cors_bucket": self.cors_bucket,
             "second_identity": (wire.redact_access_key(self.alt_credentials.access_key)
                                 if self.alt_credentials else None),
+            "large": self.large,
         }
 
 
@@ -385,6 +387,8 @@ class Run:
             elif "second-identity" in t.needs and self.config.alt_credentials is None:
                 skipped[t.id] = (f"{NOT_APPLICABLE}: needs a second identity (--alt-access-key/--alt-secret-key) "
                                  "that owns none of the run's buckets")
+            elif "large-objects" in t.needs and not self.config.large:
+                skipped[t.id] = f"{NOT_APPLICABLE}: moves objects over 5 GiB; run with --large"
             elif any(p not in self.config.profiles for p in t.needs_profiles):
                 missing = [p for p in t.needs_profiles if p not in self.config.profiles]
                 skipped[t.id] = f"{NOT_APPLICABLE}: profile {', '.join(missing)} not claimed"
