@@ -31,7 +31,7 @@ from cps.conformance.runner import Config, Run  # noqa: E402
 JOBS = {"moto": 4, "s3rver": 1}
 
 
-def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
+def run_reference(name: str, out_root: Path, jobs: int | None = None, large: bool = False) -> dict:
     spec = load_spec(ROOT)
     tests, diags = load_tests(ROOT)
     if diags:
@@ -43,6 +43,7 @@ def run_reference(name: str, out_root: Path, jobs: int | None = None) -> dict:
             credentials=wire.Credentials(srv.access_key, srv.secret_key),
             profiles=profile_closure(spec, list(spec.profiles)),
             jobs=jobs or JOBS.get(name, 4),
+            large=large,
         )
         run = Run(config, tests, spec)
         run.before_test = lambda t: srv.wait_ready()
@@ -92,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("implementations", nargs="*", metavar="IMPLEMENTATION", help="moto, s3rver (default: both)")
     ap.add_argument("--out", type=Path, default=ROOT / "conformance" / "results")
     ap.add_argument("--jobs", type=int)
+    ap.add_argument("--large", action="store_true",
+                    help="also run the tests with objects over 5 GiB (not for moto: it keeps objects in memory)")
     args = ap.parse_args(argv)
     for name in args.implementations or ["moto", "s3rver"]:
         if name not in servers.STARTERS:
             ap.error(f"unknown implementation {name!r} (known: {', '.join(sorted(servers.STARTERS))})")
-        res = run_reference(name, args.out, args.jobs)
+        res = run_reference(name, args.out, args.jobs, args.large)
         s = res["summary"]
         print(f"{name} {res['target']['version']}: {s['tests']} tests, {s['pass']} pass, {s['fail']} fail, "
               f"{s['blocked']} blocked, {s['error']} error, {s['skipped']} skipped")
