@@ -70,10 +70,19 @@ def touch_draft(repo: Path, i: int) -> None:
     intro.write_text(intro.read_text(encoding="utf-8") + f"\nBenchmark edit {i}.\n", encoding="utf-8")
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+CPU: dict[str, float] = {}  # CPU seconds (user + system, all processes) of the last run of each label
+
+
+def timed(cmd: list[str], cwd: Path, label: str = "") -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if label:
+        CPU[label] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if r.returncode not in (0, 1) or (r.returncode == 1 and "check" not in cmd):
         sys.stderr.write(r.stdout[-3000:] + r.stderr[-3000:])
         raise SystemExit(f"bench: {' '.join(cmd)} failed with exit code {r.returncode}")
@@ -105,22 +114,27 @@ def main() -> int:
         results["check_s"] = statistics.median(
             timed([sys.executable, "-m", "cps", "--root", str(plain), "check"], plain) for _ in range(args.runs))
         cmd = build_cmd(plain, with_checks)
-        results["build_plain_cold_s"] = timed(cmd, plain)
+        results["build_plain_cold_s"] = timed(cmd, plain, "plain cold")
         results["build_plain_warm_s"] = statistics.median(timed(cmd, plain) for _ in range(args.runs))
         versioned = scratch(source, tmp / "versioned")
         for version, date in RELEASES:
             freeze(versioned, version, date)
         cmd = build_cmd(versioned, with_checks)
-        results["build_3_releases_cold_s"] = timed(cmd, versioned)
+        results["build_3_releases_cold_s"] = timed(cmd, versioned, "3 releases cold")
         results["build_3_releases_warm_s"] = statistics.median(timed(cmd, versioned) for _ in range(args.runs))
         edited = []
         for i in range(args.runs):
             touch_draft(versioned, i)
-            edited.append(timed(cmd, versioned))
+            edited.append(timed(cmd, versioned, "3 releases draft edited"))
         results["build_3_releases_draft_edited_s"] = statistics.median(edited)
         site = versioned / "site"
         results["site_versions"] = sorted(p.name for p in site.iterdir() if p.is_dir())
         results["dist_files"] = sum(1 for p in (versioned / "dist").rglob("*") if p.is_file())
+        results["cpu_seconds"] = {k: round(v, 1) for k, v in CPU.items()}
+        try:
+            results["load_average"] = os.getloadavg()
+        except OSError:
+            pass
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -134,6 +148,10 @@ def main() -> int:
         print(f"cps build, 3 releases, nothing changed   {results['build_3_releases_warm_s']:6.2f} s")
         print(f"cps build, 3 releases, draft edited      {results['build_3_releases_draft_edited_s']:6.2f} s")
         print(f"site versions: {', '.join(results['site_versions'])}; dist files: {results['dist_files']}")
+        print("CPU seconds (all processes, last run): "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in results["cpu_seconds"].items()))
+        if "load_average" in results:
+            print("load average at the end: " + ", ".join(f"{x:.2f}" for x in results["load_average"]))
     return 0
 
 
