@@ -253,3 +253,14 @@ def test_semver_precedence_and_status():
     assert versions.status_label("2.0.0-beta.1") == "Pre-release"
     assert versions.bump_between(versions.parse("1.0.0-rc.1"), versions.parse("1.0.0")) == "none"
     assert str(versions.next_version(versions.parse("1.2.3"), "minor")) == "1.3.0"
+
+
+def test_skipped_versions_are_noted_not_refused():
+    from cps.release import skipped
+    from cps.versions import parse
+
+    assert skipped(parse("1.0.0"), ["1.0.0-rc.1"]) is None
+    assert skipped(parse("1.0.0-rc.2"), ["1.0.0-rc.1"]) is None
+    assert skipped(parse("1.1.0"), ["1.0.0", "1.1.0-rc.1"]) is None
+    assert skipped(parse("1.0.1"), ["1.0.0-rc.1"]) == "1.0.0 (the final version of 1.0.0-rc.1)"
+    assert skipped(parse("1.2.0"), ["1.0.0"]) == "the next version number (1.0.1 or 1.1.0 or 2.0.0)"

@@ -252,6 +252,24 @@ def check_bump(root: Path, new: Version, earlier: list[str], out) -> None:
         print(f"Changes since {base} need a {need} bump; {base} -> {new} is {'no bump' if have == 'none' else 'a ' + have + ' bump'}: fine.", file=out)
 
 
+def skipped(new: Version, earlier: list[str]) -> str | None:
+    """The version ``new`` jumps over, if it is not a direct successor of the releases so far."""
+    if not earlier:
+        return None
+    last = versions.parse(earlier[-1])
+    final = versions.latest_final(earlier)
+    candidates = {last.core} if last.is_prerelease else set()
+    base = versions.parse(final) if final else None
+    if base is not None:
+        candidates |= {versions.next_version(base, b).core for b in ("major", "minor", "patch")}
+    if new.core in candidates or (base is None and not last.is_prerelease):
+        return None
+    if last.is_prerelease and base is None:
+        return f"{Version(*last.core)} (the final version of {last})" if new.core > last.core else None
+    expected = sorted(candidates)
+    return "the next version number (" + " or ".join(".".join(map(str, c)) for c in expected) + ")"
+
+
 # ----------------------------------------------------------------------------- release
 def release(root: Path, version_text: str, date: str | None = None, tag: bool = False, out=sys.stdout) -> int:
     from cps.cli import all_checks, print_diagnostics
@@ -282,6 +300,9 @@ def release(root: Path, version_text: str, date: str | None = None, tag: bool = 
     day = release_date(date)
     draft_changelog, frozen_changelog = new_changelogs(changelog.read_text(encoding="utf-8"), str(new), day)
     check_bump(root, new, earlier, out)
+    gap = skipped(new, earlier)
+    if gap:
+        print(f"note: {new} skips {gap}; that is allowed, but check that it is the number you meant.", file=out)
 
     status = versions.status_label(str(new))
     site_url = str(spec.meta.get("site_url") or "https://example.invalid/")
