@@ -130,6 +130,8 @@ def test_citation_and_changes_pages(built):
     draft_changes = re.sub(r"<[^>]+>", "", page(built, "draft/changes/index.html"))
     assert "Changes from 1.0.0 to draft" in draft_changes and "REQ-REWORDED" in draft_changes
     assert "first published version" in page(built, "1.0.0-rc.1/changes/index.html")
+    # with the version's changelog entry
+    assert "partNumber removed." in changes and 'id="changelog-entry"' in page(built, "1.0.0/changes/index.html")
 
 
 def test_artifacts_per_version(built):

@@ -331,8 +331,32 @@ def cite_markdown(ed: Edition) -> str:
             f"```bibtex\n{bib}\n```\n\nMachine-readable citation metadata: `CITATION.cff` in the repository.\n")
 
 
+def changelog_section(ed: Edition) -> str:
+    """The version's own CHANGELOG.md entry (the Unreleased one for the draft), headings demoted."""
+    path = ed.spec.root / "CHANGELOG.md"
+    if not path.is_file():
+        return ""
+    text = path.read_text(encoding="utf-8")
+    label = "Unreleased" if ed.name == versions.DRAFT else ed.name
+    m = re.search(rf"^## \[{re.escape(label)}\][^\n]*\n", text, re.M | re.I)
+    if not m:
+        return ""
+    nxt = re.search(r"^## ", text[m.end():], re.M)
+    body = text[m.end(): m.end() + nxt.start() if nxt else len(text)].strip("\n")
+    return re.sub(r"^(#{3,5}) ", lambda h: "#" + h.group(1) + " ", body, flags=re.M)
+
+
 def changes_markdown(ed: Edition, root: Path, editions_by_name: dict[str, Edition]) -> str:
-    """The "Changes since the previous version" page, from the differ when it is installed."""
+    """The "Changes since the previous version" page: the differ's findings (when it is installed)
+    and the version's changelog entry."""
+    page = _changes_markdown(ed, root, editions_by_name)
+    entry = changelog_section(ed)
+    if entry.strip():
+        page += "\n## Changelog entry {#changelog-entry}\n\n" + entry + "\n"
+    return page
+
+
+def _changes_markdown(ed: Edition, root: Path, editions_by_name: dict[str, Edition]) -> str:
     out = ["# Changes since the previous version", ""]
     if ed.previous is None:
         out.append(f"{html.escape(ed.name)} is the first published version; there is no previous version to compare with.")
@@ -350,7 +374,8 @@ def changes_markdown(ed: Edition, root: Path, editions_by_name: dict[str, Editio
     changes = sorted(differ.diff_specs(editions_by_name[ed.previous].spec, ed.spec), key=lambda c: c.sort_key())
     bump = differ.required_bump(changes)
     if not changes:
-        out.append("No changes.")
+        out.append("No changes to operations, parameters, bodies, error codes, profiles or requirements "
+                   "(changes to informative text are not compared).")
         return "\n".join(out) + "\n"
     counts = {s: sum(1 for c in changes if c.severity == s) for s in differ.SEVERITIES}
     out.append(f"{len(changes)} change{'s' if len(changes) != 1 else ''}: "
