@@ -273,3 +273,12 @@ def test_issue_5_acceptance_scenario(tmp_path):
     second = {p.relative_to(repo / "dist").as_posix(): p.read_bytes() for p in (repo / "dist").rglob("*") if p.is_file()}
     assert first["SHA256SUMS"] == second["SHA256SUMS"] and first == second
     assert {"1.0.0-rc.1/cps.pdf", "draft/cps.pdf"} <= set(first)
+
+
+def test_cps_no_pdf_leaves_the_pdf_out(tmp_path):
+    repo = copy_fixture(tmp_path / "repo")
+    r = cps("--root", str(repo), "build", env={"CPS_NO_PDF": "1"})
+    assert r.returncode == 0 and "CPS_NO_PDF is set" in r.stderr
+    assert not (repo / "dist" / "draft" / "cps.pdf").exists()
+    assert "cps.pdf" not in (repo / "dist" / "draft" / "SHA256SUMS").read_text()
+    assert "cps.pdf" not in page(repo, "draft/downloads/index.html")

@@ -752,7 +752,9 @@ def build(root: Path, fmt: str = "human", site: bool = True, dist: bool = True, 
         _swap_into_place(tmp, root, names)
     if diags:  # warnings only
         print_diagnostics(diags, fmt, root)
-    if not pdf.available():
+    if pdf.skipped():
+        print("cps build: note: CPS_NO_PDF is set, so dist/ has no PDF.", file=sys.stderr)
+    elif not pdf.available():
         print("cps build: note: WeasyPrint is not installed (pip install -e '.[pdf]'), so dist/ has no PDF.",
               file=sys.stderr)
     n = len(spec.requirements)

@@ -200,7 +200,14 @@ def render_pdf(html_text: str, epoch: int) -> bytes:
                 os.environ["SOURCE_DATE_EPOCH"] = old
 
 
+def skipped() -> bool:
+    """``CPS_NO_PDF=1`` leaves the PDF out (a faster edit-build loop; releases and CI never set it)."""
+    return os.environ.get("CPS_NO_PDF", "") not in ("", "0")
+
+
 def available() -> bool:
+    if skipped():
+        return False
     try:
         import weasyprint  # noqa: F401
     except Exception:  # ImportError, or OSError when the Pango libraries are missing
