@@ -227,9 +227,18 @@ def test_a_released_id_cannot_silently_disappear(released):
     assert [c for c in codes(released) if c[0] == "REL002"] == []
 
 
+def test_a_retired_id_stays_retired(released):
+    edit(released / "spec/cps.yaml", "  CPS-OBJ-009: merged into CPS-OBJ-002\n", "")
+    assert [c for c in codes(released) if c[0] == "REL003"] == [("REL003", "spec/cps.yaml", 11)]
+    d = [d for d in all_checks(load(released)) if d.code == "REL003"][0]
+    assert d.message == ("CPS-OBJ-009 is retired in release 1.0.0-rc.1 (merged into CPS-OBJ-002) but not in the "
+                         "draft's retired_ids")
+
+
 def test_rules_are_listed():
     r = run_cps("rules")
     assert "REL001  release-modified" in r.stdout and "REL002  released-id-dropped" in r.stdout
+    assert "REL003  retired-id-restored" in r.stdout
 
 
 # ----------------------------------------------------------------------------- versions

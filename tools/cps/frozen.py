@@ -28,6 +28,11 @@ RELEASE_MODIFIED = rule(
     "release-modified",
     "A file of a frozen release (releases/<version>/) was changed, added or removed after the release.",
 )
+RETIRED_ID_RESTORED = rule(
+    "REL003",
+    "retired-id-restored",
+    "An ID retired in a release is no longer listed in retired_ids of the draft (retired IDs stay retired).",
+)
 RELEASED_ID_DROPPED = rule(
     "REL002",
     "released-id-dropped",
@@ -135,6 +140,7 @@ def check_frozen(spec: Spec) -> Iterator[Diagnostic]:
                 hint=hint,
             )
     yield from check_ids_kept(spec)
+    yield from check_retired_kept(spec)
 
 
 def released_requirement_ids(directory: Path) -> dict[str, Location]:
@@ -171,8 +177,7 @@ def _cached_ids(rel: str, text: str, compute):
 
 def check_ids_kept(spec: Spec) -> Iterator[Diagnostic]:
     draft_ids = {r.id for r in spec.requirements}
-    yf = spec.yaml_files.get("spec/cps.yaml")
-    where = yf.loc("retired_ids") if yf is not None else Location("spec/cps.yaml", 1, 1)
+    where = _retired_location(spec)
     reported: set[str] = set()
     for d in release_dirs(spec.root):
         if parse(d.name) is None or not (d / "spec").is_dir():
@@ -187,6 +192,47 @@ def check_ids_kept(spec: Spec) -> Iterator[Diagnostic]:
                 f"{rid} is a requirement of release {d.name} ({base}/{loc.path}:{loc.line}) but is missing from the "
                 f"draft and not listed in retired_ids",
                 hint=f"restore {rid}, or add `{rid}: <reason>` under retired_ids (IDs are never reused or silently dropped)",
+            )
+
+
+def released_retired_ids(directory: Path) -> dict[str, str]:
+    from cps.yamlio import parse_yaml, to_plain
+
+    path = directory / "spec" / "cps.yaml"
+    if not path.is_file():
+        return {}
+    yf, _ = parse_yaml(path.read_text(encoding="utf-8"), path.relative_to(directory).as_posix())
+    data = to_plain(yf.data) if yf is not None else None
+    retired = data.get("retired_ids") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in retired.items()} if isinstance(retired, dict) else {}
+
+
+def _retired_location(spec: Spec) -> Location:
+    """The line of the ``retired_ids:`` key in spec/cps.yaml."""
+    yf = spec.yaml_files.get("spec/cps.yaml")
+    if yf is None:
+        return Location("spec/cps.yaml", 1, 1)
+    try:
+        line, col = yf.data.lc.key("retired_ids")
+        return Location("spec/cps.yaml", line + 1, col + 1)
+    except Exception:
+        return yf.loc("retired_ids")
+
+
+def check_retired_kept(spec: Spec) -> Iterator[Diagnostic]:
+    where = _retired_location(spec)
+    reported: set[str] = set()
+    for d in release_dirs(spec.root):
+        if parse(d.name) is None:
+            continue
+        for rid, reason in released_retired_ids(d).items():
+            if rid in spec.retired_ids or rid in reported:
+                continue
+            reported.add(rid)
+            yield RETIRED_ID_RESTORED.at(
+                where,
+                f"{rid} is retired in release {d.name} ({reason}) but not in the draft's retired_ids",
+                hint=f"keep `{rid}: {reason}` under retired_ids; a retired ID is never used again",
             )
 
 
