@@ -798,3 +798,14 @@ def preview(root: Path, host: str = "127.0.0.1", port: int = 8000) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _register_generated_pages() -> None:
+    """Pages built from data beside the spec: measured results, test coverage, diff rules."""
+    from cps import sitepages
+
+    EXTRA_PAGES.append(sitepages.pages)
+    EXTRA_NAV.append(sitepages.nav)
+
+
+_register_generated_pages()
