@@ -200,8 +200,8 @@ def test_without_releases_latest_is_the_draft(tmp_path):
 
 
 def test_builds_are_reproducible_and_releases_permanent(tmp_path):
-    """Two builds of the same sources, in different places, at different times and with a
-    different SOURCE_DATE_EPOCH and time zone, give byte-identical dist/ (PDFs included); a
+    """Two builds of the same sources, in different places, on different days (a shifted clock) and
+    with a different SOURCE_DATE_EPOCH and time zone, give byte-identical dist/ (PDFs included); a
     release's artifacts do not change when a newer version is released."""
     a = copy_fixture(tmp_path / "a")
     edit(a / OAS, KEY_PARAM, KEY_PARAM + PARAM)
@@ -210,7 +210,12 @@ def test_builds_are_reproducible_and_releases_permanent(tmp_path):
     b = tmp_path / "b"
     shutil.copytree(a, b)
     assert cps("--root", str(a), "build", env={"SOURCE_DATE_EPOCH": "1700000000", "TZ": "UTC"}).returncode == 0
-    assert cps("--root", str(b), "build", env={"SOURCE_DATE_EPOCH": "1900000000", "TZ": "Asia/Tokyo"}).returncode == 0
+    # b is built "three days later": the clock the build (and its PDF workers) sees is moved forward
+    later = ("import sys, time; _now = time.time; time.time = lambda: _now() + 3 * 86400; "
+             "from cps.cli import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", later, "--root", str(b), "build"], capture_output=True, text=True,
+                       timeout=600, env={**os.environ, "SOURCE_DATE_EPOCH": "1900000000", "TZ": "Asia/Tokyo"})
+    assert r.returncode == 0, r.stdout + r.stderr
 
     def tree(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
