@@ -258,20 +258,23 @@ def create_bucket_race(ctx):
 # ---------------------------------------------------------------- wire framing with raw sockets
 
 
-@code_test("raw-body-ends-early", "A PutObject whose body ends before Content-Length stores nothing",
+@code_test("raw-body-ends-early", "A PutObject whose body ends before Content-Length stores nothing and leaves the old object",
            "core", ["CPS-OBJ-007", "CPS-HTTP-045"])
 def body_ends_early(ctx):
     full = b"x" * 1000
-    req, host = _prepared(ctx, {"op": "PutObject", "key": "${p}obj", "body": full.decode(), "payload_hash": "unsigned"})
-    sock = _connect(ctx)
-    try:
-        sock.sendall(_raw_head(req, host, content_length=1000) + full[:500])
-        sock.shutdown(socket.SHUT_WR)
-        status, text = _read_response(sock, 5)
-    finally:
-        sock.close()
-    _note(ctx, "PutObject with 500 of 1000 announced bytes, then end of stream", f"PUT {req.target()}", status, text)
+    ctx.setup({"op": "PutObject", "key": "${p}old", "body": "the previous object"})
+    for key in ("${p}obj", "${p}old"):
+        req, host = _prepared(ctx, {"op": "PutObject", "key": key, "body": full.decode(), "payload_hash": "unsigned"})
+        sock = _connect(ctx)
+        try:
+            sock.sendall(_raw_head(req, host, content_length=1000) + full[:500])
+            sock.shutdown(socket.SHUT_WR)
+            status, text = _read_response(sock, 5)
+        finally:
+            sock.close()
+        _note(ctx, "PutObject with 500 of 1000 announced bytes, then end of stream", f"PUT {req.target()}", status, text)
     ctx.check({"op": "HeadObject", "key": "${p}obj", "expect": {"status": 404}})
+    ctx.check({"op": "GetObject", "key": "${p}old", "expect": {"status": 200, "body": "the previous object"}})
 
 
 @code_test("raw-body-ends-early-status", "A PutObject whose body ends early is answered 400 IncompleteBody",
