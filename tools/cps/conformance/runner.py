@@ -532,9 +532,13 @@ class Run:
                 length = sum(len(f) for f in gen())
             req.set_header("Content-Length", str(length))
             req.body, req.body_length = gen, length
-            req.body_preview = body.preview(256)
             if auth != "none":
                 holder["sig"] = wire.sign_header(req, creds, region, mode, ts, **sign_opts)
+            else:
+                holder.setdefault("sig", "0" * 64)
+            # the report shows the framing as sent: the first frame (size line, data...)
+            first = next(iter(gen()), b"")
+            req.body_preview = first[:wire.PREVIEW_REQUEST]
             self._after_sign(req, step)
             return
         if body is not None:
@@ -1075,7 +1079,10 @@ def _preview(data: bytes, content_type: str | None) -> str:
             return text
     except UnicodeDecodeError:
         pass
-    return "(binary) " + data[:256].hex() + ("…" if len(data) > 256 else "")
+    # binary: printable ASCII as is, everything else escaped, so that framing lines stay readable
+    shown = "".join(chr(b) if 32 <= b < 127 and b != 92 else {13: "\\r", 10: "\\n", 92: "\\\\"}.get(b, f"\\x{b:02x}")
+                    for b in data[:256])
+    return "(binary, escaped) " + shown + ("…" if len(data) > 256 else "")
 
 
 # ---------------------------------------------------------------- verdicts
