@@ -9,7 +9,7 @@ OLD and NEW are each one of
 * ``git:REF``: any git revision (branch, tag, commit, ``HEAD~1``), read with ``git archive``;
 * a directory: another checkout of this repository (any directory holding ``spec/cps.yaml``).
 
-Both sides are loaded with :func:`cps.loader.load` (in parallel) and compared by
+Both sides are loaded with :func:`cps.loader.load` and compared by
 :mod:`cps.differ`. A loaded side is cached in ``.cache/cps-diff/`` under a hash of its source
 files and of the toolkit (``--no-cache`` skips the cache).
 
@@ -257,8 +257,7 @@ def _cache_put(cache: Path | None, key: str | None, snap: dict[str, Any]) -> Non
 
 
 def load_sides(repo: Path, old: Side, new: Side, use_cache: bool = True) -> None:
-    """Fill ``snapshot`` of both sides: from the cache, else by loading (both at once when two
-    sides need loading and the machine has more than one CPU)."""
+    """Fill ``snapshot`` of both sides: from the snapshot cache, else by loading them."""
     cache = repo / CACHE_DIR if use_cache else None
     tk = _toolkit_hash()
     sides = [old, new]
@@ -271,7 +270,9 @@ def load_sides(repo: Path, old: Side, new: Side, use_cache: bool = True) -> None
         todo = [old]
     for s in todo:
         _stage(repo, s)
-    if len(todo) == 2 and (os.cpu_count() or 1) > 1:
+    # One after the other, the second side finds most files in the loader's parse cache (keyed by
+    # content, shared through the staging roots); in parallel only when that cache is off.
+    if len(todo) == 2 and (os.cpu_count() or 1) > 1 and os.environ.get("CPS_NO_CACHE"):
         import concurrent.futures
         import multiprocessing
 
