@@ -5,7 +5,8 @@ OLD and NEW are each one of
 
 * ``draft``: the working tree (``spec/`` and ``schemas/`` of the repository);
 * a released version ``X.Y.Z`` (or ``vX.Y.Z``): the frozen copy ``releases/X.Y.Z/`` when there
-  is one, else the git tag ``vX.Y.Z`` or ``cps-X.Y.Z``; ``latest`` is the newest of them;
+  is one, else the git tag ``vX.Y.Z`` or ``cps-X.Y.Z``; ``latest`` is the newest of them by
+  semantic-version precedence (a pre-release counts when it is the newest);
 * ``git:REF``: any git revision (branch, tag, commit, ``HEAD~1``), read with ``git archive``;
 * a directory: another checkout of this repository (any directory holding ``spec/cps.yaml``).
 

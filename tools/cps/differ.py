@@ -1191,7 +1191,7 @@ def rules_markdown() -> str:
         "",
         "```sh",
         "cps diff 1.0.0 draft                  # a release (releases/1.0.0/ or tag v1.0.0 / cps-1.0.0) against the working tree",
-        "cps diff latest                       # the newest release against the draft",
+        "cps diff latest                       # the newest release (pre-releases included) against the draft",
         "cps diff git:origin/main draft --format github      # in a pull request: annotations",
         "cps diff git:origin/main draft --format markdown    # a table to paste as a review comment",
         "cps diff 1.0.0 ../other-checkout --format json      # machine-readable",
