@@ -105,20 +105,21 @@ def openapi_schema_refs(spec: Spec) -> Iterator[Diagnostic]:
                 f"component schema {name} refers to schemas/{ref}, which does not exist",
             )
 
-    def walk(node, path):
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-                target = ref.rsplit("/", 1)[1]
-                if target not in comps:
-                    yield OAS_REF.at(yf.loc(*path, "$ref"), f"$ref {ref} names no component schema")
-            for k, v in node.items():
-                yield from walk(v, (*path, k))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                yield from walk(v, (*path, i))
+    for node, path in mappings(spec.openapi):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] not in comps:
+            yield OAS_REF.at(yf.loc(*path, "$ref"), f"$ref {ref} names no component schema")
 
-    yield from walk(spec.openapi, ())
+
+def mappings(node, path: tuple = ()) -> Iterator[tuple[dict, tuple]]:
+    """Every mapping inside a plain JSON value, with its path."""
+    if isinstance(node, dict):
+        yield node, path
+        for k, v in node.items():
+            yield from mappings(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from mappings(v, (*path, i))
 
 
 @check
@@ -396,27 +397,19 @@ def error_codes(spec: Spec) -> Iterator[Diagnostic]:
         return
     yf = spec.yaml_files[spec.openapi_rel]
 
-    def walk(node, path):
-        if isinstance(node, dict):
-            codes = node.get("x-cps-errors")
-            if isinstance(codes, list):
-                status = path[-1] if path and str(path[-1]).isdigit() else None
-                for i, code in enumerate(codes):
-                    loc = yf.loc(*path, "x-cps-errors", i)
-                    if code not in spec.errors:
-                        yield ERR_UNDEFINED.at(loc, f"error code {code} is not defined in spec/errors.yaml")
-                    elif status is not None and spec.errors[code].status != int(status):
-                        yield ERR_STATUS.at(
-                            loc,
-                            f"{code} is listed under status {status}, but the error table gives {spec.errors[code].status}",
-                        )
-            for k, v in node.items():
-                yield from walk(v, (*path, k))
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                yield from walk(v, (*path, i))
-
-    yield from walk(spec.openapi, ())
+    for node, path in mappings(spec.openapi):
+        codes = node.get("x-cps-errors")
+        if not isinstance(codes, list):
+            continue
+        status = path[-1] if path and str(path[-1]).isdigit() else None
+        for i, code in enumerate(codes):
+            loc = yf.loc(*path, "x-cps-errors", i)
+            if code not in spec.errors:
+                yield ERR_UNDEFINED.at(loc, f"error code {code} is not defined in spec/errors.yaml")
+            elif status is not None and spec.errors[code].status != int(status):
+                yield ERR_STATUS.at(
+                    loc, f"{code} is listed under status {status}, but the error table gives {spec.errors[code].status}"
+                )
 
 
 def run_checks(spec: Spec, extra: Iterable[Check] = ()) -> list[Diagnostic]:

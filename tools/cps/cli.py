@@ -46,20 +46,24 @@ def load_spec(args):
     return load(_root(args))
 
 
+def optional_modules(names):
+    """Import each module that is present; a module missing from the package is skipped."""
+    for name in names:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+CHECK_MODULES = ("cps.fidelity", "cps.frozen", "cps.conformance.catalog")
+
+
 def all_checks(spec):
     """Every check of the toolkit, including those of optional modules that are installed."""
     from cps.checks import run_checks
 
-    extra = []
-    for name in ("cps.fidelity", "cps.frozen", "cps.conformance.catalog"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        extra.extend(getattr(mod, "CHECKS", []))
-    return run_checks(spec, extra)
+    return run_checks(spec, [fn for mod in optional_modules(CHECK_MODULES) for fn in getattr(mod, "CHECKS", [])])
 
 
 def print_diagnostics(diags, fmt: str, root: Path) -> None:
@@ -110,11 +114,7 @@ def cmd_preview(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    for name in ("cps.checks", "cps.fmt", "cps.fidelity", "cps.frozen", "cps.conformance.catalog", "cps.differ"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError:
-            pass
+    list(optional_modules(("cps.checks", "cps.fmt", *CHECK_MODULES, "cps.differ")))  # registers their rules
     for code in sorted(RULES):
         r = RULES[code]
         print(f"{code}  {r.name:<28} {r.summary}")
@@ -152,13 +152,7 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="list every check rule and its stable code")
     r.set_defaults(func=cmd_rules)
 
-    for name in PLUGINS:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for mod in optional_modules(PLUGINS):
         mod.add_parser(sub)
     return p
 
