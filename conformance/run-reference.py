@@ -23,10 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from cps.conformance import report, servers, wire  # noqa: E402
+from cps.conformance import report, servers  # noqa: E402
 from cps.conformance.catalog import load_tests  # noqa: E402
 from cps.conformance.reqs import load_spec, profile_closure  # noqa: E402
-from cps.conformance.runner import Config, Run  # noqa: E402
 
 JOBS = {"moto": 4, "s3rver": 1}
 
@@ -38,20 +37,8 @@ def run_reference(name: str, out_root: Path, jobs: int | None = None, large: boo
         raise SystemExit("invalid vectors:\n" + "\n".join(f"{d.location}: {d.code} {d.message}" for d in diags))
     srv = servers.start(name, supervise=True)
     try:
-        config = Config(
-            endpoint=wire.Endpoint(srv.url, "us-east-1", "path"),
-            credentials=wire.Credentials(srv.access_key, srv.secret_key),
-            profiles=profile_closure(spec, list(spec.profiles)),
-            jobs=jobs or JOBS.get(name, 4),
-            large=large,
-        )
-        run = Run(config, tests, spec)
-        run.before_test = lambda t: srv.wait_ready()
-        run.after_test = srv.settle
-        try:
-            run.execute()
-        finally:
-            run.cleanup()
+        run = servers.run_suite(srv, spec, tests, profile_closure(spec, list(spec.profiles)),
+                                jobs=jobs or JOBS.get(name, 4), large=large)
         target = {"endpoint": srv.url, "implementation": name, "version": srv.version}
         if srv.restarts:
             target["note"] = f"the server process exited {srv.restarts} time(s) during the run and was restarted"

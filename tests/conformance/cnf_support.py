@@ -14,27 +14,15 @@ from cps.conformance import wire  # noqa: E402
 
 def run_suite(server, profiles=None, jobs=4, only=(), skip=()):
     """Run the whole catalogue against ``server`` in-process; return (Run, result dict)."""
-    from cps.conformance import report
+    from cps.conformance import report, servers
     from cps.conformance.catalog import load_tests
     from cps.conformance.reqs import load_spec, profile_closure
-    from cps.conformance.runner import Config, Run
 
     spec = load_spec(ROOT)
     tests, diags = load_tests(ROOT)
     assert not diags, diags
-    config = Config(
-        endpoint=wire.Endpoint(server.url),
-        credentials=wire.Credentials(server.access_key, server.secret_key),
-        profiles=profile_closure(spec, list(profiles or spec.profiles)),
-        jobs=jobs, only=list(only), skip=list(skip),
-    )
-    run = Run(config, tests, spec)
-    run.before_test = lambda t: server.wait_ready()
-    run.after_test = server.settle
-    try:
-        run.execute()
-    finally:
-        run.cleanup()
+    run = servers.run_suite(server, spec, tests, profile_closure(spec, list(profiles or spec.profiles)),
+                            jobs=jobs, only=only, skip=skip)
     return run, report.build_result(run, spec, {"endpoint": server.url, "implementation": server.name})
 
 

@@ -244,3 +244,27 @@ def start(name: str, port: int | None = None, supervise: bool = False) -> Server
         raise ValueError(f"unknown reference server {name!r} (known: {', '.join(STARTERS)})")
     srv = STARTERS[name](port)
     return srv.supervise() if supervise else srv
+
+
+def run_suite(server: Server, spec, tests, profiles: list[str], *, jobs: int = 4,
+              only=(), skip=(), large: bool = False):
+    """Run the suite against a reference server started here, pacing tests by its readiness.
+
+    Used by conformance/run-reference.py and by the suite's own tests; returns the finished run.
+    """
+    from cps.conformance import wire
+    from cps.conformance.runner import Config, Run
+
+    config = Config(
+        endpoint=wire.Endpoint(server.url),
+        credentials=wire.Credentials(server.access_key, server.secret_key),
+        profiles=profiles, jobs=jobs, only=list(only), skip=list(skip), large=large,
+    )
+    run = Run(config, tests, spec)
+    run.before_test = lambda t: server.wait_ready()
+    run.after_test = server.settle
+    try:
+        run.execute()
+    finally:
+        run.cleanup()
+    return run
