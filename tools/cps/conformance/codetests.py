@@ -124,6 +124,26 @@ def _note(ctx, title: str, request: str, status, text: str, failures: list[str] 
 # ---------------------------------------------------------------- concurrency
 
 
+def _at_most_one_winner(ctx, out, many: str, one: str, none_of: str, each=None) -> list[int]:
+    """Concurrent conditional writes: at most one 200, every answer 200, 412 or 409, and one winner.
+
+    ``each(response, record, status)`` adds a check per answer; returns the indexes that got 200.
+    """
+    n = len(out)
+    statuses = [r.status for r, _ in out]
+    ok = [i for i, s in enumerate(statuses) if s == 200]
+    if len(ok) > 1:
+        ctx.fail(f"{len(ok)} of {n} {many} succeeded (statuses {statuses})")
+    for (r, rec), s in zip(out, statuses):
+        if s not in (200, 409, 412):
+            ctx.fail(f"{one} was answered {s}; expected 200, 412 or 409", rec)
+        if each is not None:
+            each(r, rec, s)
+    if not ok:
+        ctx.fail(f"none of {n} {none_of} succeeded (statuses {statuses})")
+    return ok
+
+
 @code_test("cnc-create-only-race", "Concurrent create-only PutObjects to one free key: at most one succeeds",
            "conditional-writes", ["CPS-COND-005", "CPS-COND-018"])
 def create_only_race(ctx):
@@ -132,20 +152,16 @@ def create_only_race(ctx):
               "body": {"generate": 2_000_000, "seed": f"race{i}"}, "title": f"PutObject If-None-Match * #{i}"}
              for i in range(n)]
     out = _parallel(ctx, steps)
-    statuses = [r.status for r, _ in out]
-    ok = [i for i, s in enumerate(statuses) if s == 200]
-    if len(ok) > 1:
-        ctx.fail(f"{len(ok)} of {n} concurrent create-only writes succeeded (statuses {statuses})")
-    for (r, rec), s in zip(out, statuses):
-        if s not in (200, 409, 412):
-            ctx.fail(f"a concurrent create-only write was answered {s}; expected 200, 412 or 409", rec)
+
+    def conflict_code(r, rec, s):
         if s == 409:
             from cps.conformance.matcher import parse_xml, xml_path
             code = xml_path(parse_xml(r.body), "Code")
             if code != "ConditionalRequestConflict":
                 ctx.fail(f"409 with error code {code!r} instead of ConditionalRequestConflict", rec)
-    if not ok:
-        ctx.fail(f"none of {n} concurrent create-only writes to a free key succeeded (statuses {statuses})")
+
+    ok = _at_most_one_winner(ctx, out, "concurrent create-only writes", "a concurrent create-only write",
+                             "concurrent create-only writes to a free key", each=conflict_code)
     winner = ok[0]
     ctx.check({"op": "GetObject", "key": "${p}race", "title": "GetObject (the winner's data)",
                "expect": {"status": 200, "body": {"generate": 2_000_000, "seed": f"race{winner}"}}})
@@ -159,15 +175,8 @@ def if_match_race(ctx):
     steps = [{"op": "PutObject", "key": "${p}cas", "headers": {"If-Match": "${etag}"},
               "body": {"generate": 2_000_000, "seed": f"cas{i}"}, "title": f"PutObject If-Match #{i}"} for i in range(n)]
     out = _parallel(ctx, steps)
-    statuses = [r.status for r, _ in out]
-    ok = [i for i, s in enumerate(statuses) if s == 200]
-    if len(ok) > 1:
-        ctx.fail(f"{len(ok)} of {n} concurrent compare-and-swap writes with the same If-Match succeeded (statuses {statuses})")
-    for (resp, rec), s in zip(out, statuses):
-        if s not in (200, 409, 412):
-            ctx.fail(f"a concurrent If-Match write was answered {s}; expected 200, 412 or 409", rec)
-    if not ok:
-        ctx.fail(f"none of {n} concurrent If-Match writes succeeded (statuses {statuses})")
+    _at_most_one_winner(ctx, out, "concurrent compare-and-swap writes with the same If-Match",
+                        "a concurrent If-Match write", "concurrent If-Match writes")
 
 
 @code_test("cnc-create-upload-ids", "Concurrent CreateMultipartUpload requests for one key get distinct upload IDs",

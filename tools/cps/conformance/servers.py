@@ -136,6 +136,16 @@ def _wait(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30.0) ->
     raise RuntimeError(f"server at {url} did not start within {timeout:g} s")
 
 
+def _started(srv: Server, url: str, proc: subprocess.Popen, log: Path) -> Server:
+    """Wait until the server answers; stop it (and re-raise) when it never does."""
+    try:
+        _wait(url, proc, log)
+    except Exception:
+        srv.stop()
+        raise
+    return srv
+
+
 def _version_py(dist: str) -> str:
     from importlib.metadata import version
 
@@ -169,12 +179,7 @@ def start_moto(port: int | None = None) -> Server:
     url = f"http://127.0.0.1:{port}"
     srv = Server("moto", _version_py("moto"), url, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                  proc, tmp, log, _cmd=cmd, _env=env)
-    try:
-        _wait(url, proc, log)
-    except Exception:
-        srv.stop()
-        raise
-    return srv
+    return _started(srv, url, proc, log)
 
 
 def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
@@ -228,12 +233,7 @@ def start_s3rver(port: int | None = None, tls: bool = False) -> Server:
     srv = Server("s3rver", _version_npm("s3rver"), url, "S3RVER", "S3RVER", proc, tmp, log, _cmd=cmd, _env=env)
     if cert_path is not None:
         srv.extra["ca_bundle"] = str(cert_path)
-    try:
-        _wait(url, proc, log)
-    except Exception:
-        srv.stop()
-        raise
-    return srv
+    return _started(srv, url, proc, log)
 
 
 STARTERS = {"moto": start_moto, "s3rver": start_s3rver}
